@@ -1,0 +1,157 @@
+/**
+ * The only reader of the environment. Every value has a default with its unit in the
+ * name, is validated once, and fails with ERR_CONFIG naming the variable.
+ */
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+
+export interface Config {
+  /** MongoDB URL; when unset, `services up` provides one on 127.0.0.1:27017. */
+  mongoUrl: string;
+  mongoUrlFromEnv: boolean;
+  redisUrl: string;
+  redisUrlFromEnv: boolean;
+  /** Database name (LNM_DB). */
+  db: string;
+  /** BullMQ key prefix (LNM_QUEUE_PREFIX), so several deployments share one Redis. */
+  queuePrefix: string;
+  logLevel: string;
+  /** Folder for local service data, logs and the FerretDB build (ignored by git). */
+  homeDir: string;
+  /** PostgreSQL URL FerretDB uses as its backend when reachable; empty = SQLite backend. */
+  ferretPostgresUrl: string;
+  batchSize: number;
+  /**
+   * Operations per bulk write command. Small by default: FerretDB 1.24's PostgreSQL
+   * backend holds one pool connection (of 50) per matched update until the whole
+   * command ends, so large bulks of already-present edges deadlock it. MongoDB is
+   * fine with 500+.
+   */
+  writeBatch: number;
+  workerConcurrency: number;
+  jobAttempts: number;
+  jobBackoffMs: number;
+  /** BullMQ lock duration: a worker that dies loses its shard after this long. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  /** How often `start --wait` and the monitor poll the run. */
+  pollIntervalMs: number;
+  monitor: MonitorConfig;
+}
+
+export interface MonitorConfig {
+  probeIntervalMs: number;
+  probeTimeoutMs: number;
+  /** Throttle when replication lag exceeds this, resume when below lagResumeS. */
+  lagThrottleS: number;
+  lagResumeS: number;
+  /** Throttle when primary ops/s exceed this, resume below opsResumePerS. */
+  opsThrottlePerS: number;
+  opsResumePerS: number;
+  cpuThrottlePct: number;
+  cpuResumePct: number;
+  /** Without --stop-on-error: stop when failed shards / settled shards exceed this fraction. */
+  errorRateMax: number;
+  /** Without --stop-on-error: stop when violations exceed this count. */
+  violationsMax: number;
+  alertRuntimeS: number;
+  alertLagS: number;
+  alertWebhookUrl: string;
+  alertWebhookTimeoutMs: number;
+  lockTtlMs: number;
+  /** After this long in pausing/cancelling, the state may be forced. */
+  pauseGraceMs: number;
+}
+
+type Env = Record<string, string | undefined>;
+
+function str(env: Env, name: string, dflt: string, pattern?: RegExp): string {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  if (pattern && !pattern.test(v)) throw new ConfigError(name, `"${v}" does not match ${pattern}`);
+  return v;
+}
+
+function num(env: Env, name: string, dflt: number, min: number, max: number, integer = true): number {
+  const v = env[name];
+  if (v === undefined || v === '') return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
+    throw new ConfigError(name, `"${v}" is not ${integer ? 'an integer' : 'a number'}`);
+  }
+  if (n < min || n > max) throw new ConfigError(name, `${n} is outside ${min}..${max}`);
+  return n;
+}
+
+function url(env: Env, name: string, dflt: string, schemes: string[]): { value: string; fromEnv: boolean } {
+  const v = env[name];
+  if (v === undefined || v === '') return { value: dflt, fromEnv: false };
+  let parsed: URL;
+  try {
+    parsed = new URL(v);
+  } catch {
+    throw new ConfigError(name, `"${v}" is not a URL`);
+  }
+  if (!schemes.includes(parsed.protocol)) throw new ConfigError(name, `scheme must be one of ${schemes.join(', ')}`);
+  return { value: v, fromEnv: true };
+}
+
+const NAME = /^[A-Za-z0-9_-]{1,60}$/;
+
+export function loadConfig(env: Env = process.env): Config {
+  const mongo = url(env, 'MONGO_URL', 'mongodb://127.0.0.1:27017/', ['mongodb:', 'mongodb+srv:']);
+  const redis = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
+  const lagThrottleS = num(env, 'LNM_LAG_THROTTLE_S', 5, 0, 3600, false);
+  const opsThrottlePerS = num(env, 'LNM_OPS_THROTTLE_PER_S', 50_000, 1, 1e9);
+  const cpuThrottlePct = num(env, 'LNM_CPU_THROTTLE_PCT', 90, 1, 100);
+  const cfg: Config = {
+    mongoUrl: mongo.value,
+    mongoUrlFromEnv: mongo.fromEnv,
+    redisUrl: redis.value,
+    redisUrlFromEnv: redis.fromEnv,
+    db: str(env, 'LNM_DB', 'lnm', NAME),
+    queuePrefix: str(env, 'LNM_QUEUE_PREFIX', 'lnm', NAME),
+    logLevel: str(env, 'LNM_LOG_LEVEL', 'info', /^(trace|debug|info|warn|error|fatal|silent)$/),
+    homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'))),
+    ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
+    batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, 100_000),
+    writeBatch: num(env, 'LNM_WRITE_BATCH', 8, 1, 10_000),
+    workerConcurrency: num(env, 'LNM_WORKER_CONCURRENCY', 2, 1, 64),
+    jobAttempts: num(env, 'LNM_JOB_ATTEMPTS', 5, 1, 100),
+    jobBackoffMs: num(env, 'LNM_JOB_BACKOFF_MS', 1000, 0, 600_000),
+    lockDurationMs: num(env, 'LNM_LOCK_DURATION_MS', 30_000, 500, 3_600_000),
+    stalledIntervalMs: num(env, 'LNM_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
+    pollIntervalMs: num(env, 'LNM_POLL_INTERVAL_MS', 500, 50, 60_000),
+    monitor: {
+      probeIntervalMs: num(env, 'LNM_PROBE_INTERVAL_MS', 5000, 50, 600_000),
+      probeTimeoutMs: num(env, 'LNM_PROBE_TIMEOUT_MS', 2000, 10, 60_000),
+      lagThrottleS,
+      lagResumeS: num(env, 'LNM_LAG_RESUME_S', lagThrottleS / 2, 0, lagThrottleS, false),
+      opsThrottlePerS,
+      opsResumePerS: num(env, 'LNM_OPS_RESUME_PER_S', Math.floor(opsThrottlePerS * 0.7), 0, opsThrottlePerS),
+      cpuThrottlePct,
+      cpuResumePct: num(env, 'LNM_CPU_RESUME_PCT', Math.floor(cpuThrottlePct * 0.7), 0, cpuThrottlePct),
+      errorRateMax: num(env, 'LNM_ERROR_RATE_MAX', 0.01, 0, 1, false),
+      violationsMax: num(env, 'LNM_VIOLATIONS_MAX', 0, 0, 1e9),
+      alertRuntimeS: num(env, 'LNM_ALERT_RUNTIME_S', 7200, 1, 1e7),
+      alertLagS: num(env, 'LNM_ALERT_LAG_S', 60, 0, 1e6, false),
+      alertWebhookUrl: url(env, 'LNM_ALERT_WEBHOOK_URL', '', ['http:', 'https:']).value,
+      alertWebhookTimeoutMs: num(env, 'LNM_ALERT_WEBHOOK_TIMEOUT_MS', 3000, 10, 60_000),
+      lockTtlMs: num(env, 'LNM_MONITOR_LOCK_TTL_MS', 15_000, 100, 600_000),
+      pauseGraceMs: num(env, 'LNM_PAUSE_GRACE_MS', 30_000, 0, 3_600_000),
+    },
+  };
+  return Object.freeze(cfg);
+}
+
+/** Environment for a child process of this CLI that must see the same configuration. */
+export function childEnv(cfg: Config): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    MONGO_URL: cfg.mongoUrl,
+    REDIS_URL: cfg.redisUrl,
+    LNM_DB: cfg.db,
+    LNM_QUEUE_PREFIX: cfg.queuePrefix,
+    LNM_HOME: cfg.homeDir,
+  };
+}

@@ -1,0 +1,88 @@
+/**
+ * Run states and the only legal transitions between them. Each edge says why it exists.
+ * The state lives in `backfill_runs`, so every process reads the same truth.
+ */
+import { RunStateError } from '../errors.js';
+
+export const RUN_STATES = [
+  'planned', 'running', 'pausing', 'paused', 'throttled', 'cancelling', 'cancelled',
+  'validating', 'succeeded', 'stopping', 'rolling_back', 'rolled_back', 'failed',
+] as const;
+
+export type RunState = (typeof RUN_STATES)[number];
+
+export const TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
+  planned: [
+    'running', // shards are planned and enqueued; workers may start
+    'failed', // planning itself failed (bad corpus, lost connection); nothing was written
+  ],
+  running: [
+    'pausing', // an operator asked to pause; in-flight shards still finishing
+    'throttled', // the monitor saw lag or load over its threshold and held dispatch
+    'cancelling', // an operator cancelled; queued shards are withdrawn
+    'validating', // every shard is done; the consistency check runs
+    'stopping', // stop-on-error or a threshold breach; dispatch halts before rollback
+    'failed', // shards settled with errors and no rollback was asked for
+  ],
+  pausing: [
+    'paused', // no shard of the run is in flight any more (or the grace period was forced)
+    'running', // resumed before the pause completed
+    'stopping', // an error arrived while pausing
+    'cancelling', // cancelled while pausing
+  ],
+  paused: [
+    'running', // an operator resumed
+    'cancelling', // an operator cancelled a paused run
+    'stopping', // an error that arrived before the pause is acted on
+  ],
+  throttled: [
+    'running', // lag and load fell below the resume thresholds (hysteresis)
+    'pausing', // an operator paused a throttled run
+    'cancelling', // an operator cancelled a throttled run
+    'stopping', // an error arrived while throttled
+  ],
+  cancelling: [
+    'cancelled', // queued jobs withdrawn and in-flight shards settled (or forced after grace)
+  ],
+  cancelled: [
+    'running', // resumed: pending shards are enqueued again (done shards stay done)
+    'rolling_back', // an operator undoes what the cancelled run wrote
+  ],
+  validating: [
+    'succeeded', // the report is consistent
+    'failed', // the report found missing/extra edges or violations
+  ],
+  succeeded: [
+    'rolling_back', // an operator undoes a finished run
+  ],
+  stopping: [
+    'rolling_back', // in-flight shards settled; the rollback job takes over
+    'failed', // stop without rollback (no stop-on-error rollback requested)
+  ],
+  rolling_back: [
+    'rolled_back', // every edge and tombstone of the run is gone, verified by a run_id scan
+    'failed', // the rollback itself failed; the run keeps both errors and can be rolled back again
+  ],
+  rolled_back: [], // terminal: nothing of the run remains
+  failed: [
+    'rolling_back', // undo a failed run (automatically after stop-on-error, or by hand)
+    'running', // resume a failed run after the cause is fixed: failed shards are retried
+  ],
+};
+
+export function canTransition(from: RunState, to: RunState): boolean {
+  return TRANSITIONS[from].includes(to);
+}
+
+export function assertTransition(runId: string, from: RunState, to: RunState): void {
+  if (!canTransition(from, to)) throw new RunStateError(runId, from, to);
+}
+
+export function isRunState(v: unknown): v is RunState {
+  return typeof v === 'string' && (RUN_STATES as readonly string[]).includes(v);
+}
+
+/** States in which workers may process the run's shards. */
+export const ACTIVE_STATES: readonly RunState[] = ['running', 'pausing', 'throttled'];
+/** States after which nothing more happens without an operator. */
+export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'failed', 'rolled_back', 'cancelled'];

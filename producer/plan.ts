@@ -1,0 +1,109 @@
+/**
+ * The producer's single streaming pass (DESIGN §4): identity fields only, in
+ * (tenant, vendor, upstream_id, fetched_at) order, cut into shards of whole advisories.
+ * Manifests are stored under `<run>-s<n>` (replace-by-_id: re-planning is idempotent).
+ */
+import { createHash } from 'node:crypto';
+import type { Db, Document, Filter } from 'mongodb';
+import type { Logger } from 'pino';
+import { shardId } from '../core/contract.js';
+import { COLL } from '../core/store/collections.js';
+import type { RunDoc } from '../core/store/runs.js';
+import { shardsColl, type ShardDoc } from '../core/store/shards.js';
+import type { AdvisoryGroup } from '../core/supersedes.js';
+import { PayloadError } from '../core/errors.js';
+import { ShardCutter, type IdentityRow, type PlannedShard } from './shard-planner.js';
+
+export interface PlanResult {
+  shards: number;
+  docs: number;
+  advisories: number;
+  corpus_sha256: string;
+}
+
+/** Raw documents in scope of a run: ingested at or before its snapshot bound, optionally one tenant. */
+export function scopeFilter(run: Pick<RunDoc, 'snapshot_bound' | 'tenant'>): Filter<Document> {
+  return { ingested_at: { $lte: run.snapshot_bound }, ...(run.tenant ? { tenant: run.tenant } : {}) };
+}
+
+export const IDENTITY_PROJECTION = {
+  _id: 1,
+  tenant: 1,
+  'source.vendor': 1,
+  'upstream.upstream_id': 1,
+  'upstream.fetched_at': 1,
+  'upstream.content_hash': 1,
+} as const;
+
+export function identityRow(d: Document): IdentityRow {
+  const fetched = d.upstream?.fetched_at;
+  if (!(fetched instanceof Date)) throw new PayloadError(`${COLL.raw}/${String(d._id)}/upstream.fetched_at`, 'not a date');
+  return {
+    raw_id: d._id,
+    tenant: d.tenant,
+    vendor: d.source?.vendor,
+    upstream_id: d.upstream?.upstream_id,
+    fetched_at: fetched,
+    content_hash: d.upstream?.content_hash,
+  };
+}
+
+/** Streams identity rows of the in-scope raw documents in planning order. */
+export function identityCursor(db: Db, run: Pick<RunDoc, 'snapshot_bound' | 'tenant'>) {
+  return db
+    .collection(COLL.raw)
+    .find(scopeFilter(run), { projection: IDENTITY_PROJECTION })
+    .sort({ tenant: 1, 'source.vendor': 1, 'upstream.upstream_id': 1, 'upstream.fetched_at': 1, 'upstream.content_hash': 1 })
+    .batchSize(2000);
+}
+
+/** Corpus bundle hash lines: (tenant, vendor, upstream_id, content_hash), per advisory in hash order. */
+export function bundleLines(g: AdvisoryGroup): string[] {
+  return g.revisions.map((r) => r.content_hash).sort().map((h) => `${g.tenant}|${g.vendor}|${g.upstream_id}|${h}\n`);
+}
+
+export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<PlanResult> {
+  const cutter = new ShardCutter(run.batch_size);
+  const bundle = createHash('sha256');
+  const result: PlanResult = { shards: 0, docs: 0, advisories: 0, corpus_sha256: '' };
+  let pending: ShardDoc[] = [];
+  const flush = async (): Promise<void> => {
+    if (pending.length === 0) return;
+    await shardsColl(db).bulkWrite(
+      pending.map((s) => ({ replaceOne: { filter: { _id: s._id }, replacement: s, upsert: true } })),
+      { ordered: false },
+    );
+    pending = [];
+  };
+  const store = async (planned: PlannedShard[]): Promise<void> => {
+    for (const p of planned) {
+      const now = new Date();
+      for (const g of p.advisories) for (const line of bundleLines(g)) bundle.update(line);
+      const first = p.advisories[0]!;
+      const last = p.advisories[p.advisories.length - 1]!;
+      pending.push({
+        _id: shardId(run._id, p.index),
+        run_id: run._id,
+        shard: p.index,
+        state: 'pending',
+        docs: p.docs,
+        first_key: `${first.tenant}|${first.vendor}|${first.upstream_id}`,
+        last_key: `${last.tenant}|${last.vendor}|${last.upstream_id}`,
+        manifest: p.advisories,
+        attempts: 0,
+        created_at: now,
+        updated_at: now,
+      });
+      result.shards++;
+      result.docs += p.docs;
+      result.advisories += p.advisories.length;
+      if (pending.length >= 20) await flush();
+    }
+  };
+  for await (const d of identityCursor(db, run)) await store(cutter.push(identityRow(d)));
+  await store(cutter.finish());
+  await flush();
+  result.corpus_sha256 = bundle.digest('hex');
+  log.info({ run_id: run._id, ...result }, 'planned');
+  return result;
+}

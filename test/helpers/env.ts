@@ -1,0 +1,71 @@
+/**
+ * Per-test-file isolation: a unique database and queue prefix, cleanup through the
+ * public API, a CLI runner for the built binary, and poll-until instead of sleeps.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as delay } from 'node:timers/promises';
+import { childEnv, loadConfig, type Config } from '../../core/config.js';
+import { Connections } from '../../core/connections.js';
+import { QUEUES } from '../../core/contract.js';
+import { pino, type Logger } from 'pino';
+
+export const CLI = fileURLToPath(new URL('../../dist/bin/lnm-backfill.js', import.meta.url));
+export const RUSTSEC = fileURLToPath(new URL('../fixtures/rustsec/advisory_raw.jsonl.gz', import.meta.url));
+export const RUSTSEC_EXPECTED = fileURLToPath(new URL('../fixtures/rustsec/expected.json', import.meta.url));
+
+export function testConfig(name: string, extra: Record<string, string> = {}): Config {
+  const id = `${name}_${process.pid}_${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 55);
+  return loadConfig({ ...process.env, LNM_DB: `t_${id}`, LNM_QUEUE_PREFIX: `t-${id}`, LNM_LOG_LEVEL: 'warn', ...extra });
+}
+
+export const quietLog: Logger = pino({ level: 'silent' });
+
+/** Drop the test database and obliterate its queues. */
+export async function cleanup(cfg: Config): Promise<void> {
+  const conns = await Connections.open(cfg);
+  try {
+    for (const q of Object.values(QUEUES)) await conns.queue(q).obliterate({ force: true });
+    await conns.db.dropDatabase();
+  } finally {
+    await conns.close();
+  }
+}
+
+export async function pollUntil<T>(fn: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 120_000, everyMs = 100): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await delay(everyMs);
+  }
+}
+
+export interface CliResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the built CLI with the test's configuration; resolves when it exits. */
+export async function runCli(cfg: Config, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  const child = spawn(process.execPath, [CLI, ...args], { env: { ...childEnv(cfg), ...extraEnv } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
+}
+
+/** Start a worker process of the built CLI (for crash tests: kill it with SIGKILL). */
+export function spawnWorker(cfg: Config, extraEnv: Record<string, string> = {}): ChildProcess {
+  return spawn(process.execPath, [CLI, 'worker'], { env: { ...childEnv(cfg), ...extraEnv }, stdio: ['ignore', 'ignore', 'pipe'] });
+}
+
+export function lastJson<T = Record<string, unknown>>(stdout: string): T {
+  const lines = stdout.trim().split('\n');
+  return JSON.parse(lines[lines.length - 1] ?? 'null') as T;
+}

@@ -1,0 +1,70 @@
+/**
+ * The worker process: a BullMQ worker on the shards queue. SIGTERM/SIGINT let the
+ * current shard finish (or release it when the lock expires) and exit cleanly.
+ */
+import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import type { Config } from '../core/config.js';
+import { QUEUES, parseShardJob } from '../core/contract.js';
+import { Connections } from '../core/connections.js';
+import { isUnrecoverable } from '../core/errors.js';
+import { processShard, type ShardOutcome } from './shard-processor.js';
+
+/** How long a deferred shard (run paused or throttled) waits before it is looked at again. */
+export const DEFER_MS = 1000;
+
+export interface RunningWorker {
+  shards: Worker;
+  close(): Promise<void>;
+}
+
+export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?: number } = {}): Promise<RunningWorker> {
+  const conns = await Connections.open(cfg);
+  const concurrency = opts.concurrency ?? cfg.workerConcurrency;
+  const shards = new Worker(
+    QUEUES.shards,
+    async (job: Job, token?: string): Promise<ShardOutcome> => {
+      let data;
+      try {
+        data = parseShardJob(job.data);
+      } catch (err) {
+        throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+      }
+      const attempt = job.attemptsMade + 1;
+      try {
+        const outcome = await processShard({ db: conns.db, log, attempt, maxAttempts: job.opts.attempts ?? 1, writeBatch: cfg.writeBatch }, data);
+        if (outcome.action === 'defer') {
+          await job.moveToDelayed(Date.now() + DEFER_MS, token);
+          throw new DelayedError();
+        }
+        return outcome;
+      } catch (err) {
+        if (isUnrecoverable(err)) throw new UnrecoverableError(`${(err as Error).message}`);
+        throw err;
+      }
+    },
+    {
+      connection: conns.redis(),
+      prefix: cfg.queuePrefix,
+      concurrency,
+      lockDuration: cfg.lockDurationMs,
+      stalledInterval: cfg.stalledIntervalMs,
+      autorun: true,
+    },
+  );
+  shards.on('error', (err) => log.error({ err }, 'worker error'));
+  await shards.waitUntilReady();
+  log.info({ queue: QUEUES.shards, concurrency, prefix: cfg.queuePrefix }, 'worker started');
+  let closing: Promise<void> | undefined;
+  return {
+    shards,
+    close() {
+      closing ??= (async () => {
+        await shards.close();
+        await conns.close();
+        log.info('worker stopped');
+      })();
+      return closing;
+    },
+  };
+}
