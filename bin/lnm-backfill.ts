@@ -10,6 +10,7 @@ import { importCorpus } from '../producer/import.js';
 import { cmdStart, cmdStatus, cmdValidate, cmdWorker, runResult } from './run-commands.js';
 import { cmdSeed } from './seed-command.js';
 import { cmdDemo } from './demo.js';
+import { cmdControl, cmdMonitor, cmdRollback } from './control-commands.js';
 
 const USAGE = `usage: lnm-backfill <command> [options]
 
@@ -20,6 +21,9 @@ const USAGE = `usage: lnm-backfill <command> [options]
   worker [--concurrency=N]
   status <run> [--json]
   validate <run> [--out DIR] [--json]
+  monitor                                stop-on-error, thresholds, throttling, alerts (one acts per deployment)
+  pause|resume|cancel <run> [--force]    --force settles a stuck pausing/cancelling after the grace period
+  rollback <run> [--json]                remove exactly what the run wrote; verifies nothing remains
   demo                                   services, seed, dry run, real run, validate, summary
 
 Configuration comes from the environment (MONGO_URL, REDIS_URL, LNM_DB, LNM_QUEUE_PREFIX, ...; see README).`;
@@ -55,6 +59,7 @@ async function main(argv: string[], cfg: Config, log: Logger): Promise<number> {
       seed: { type: 'string' },
       tenants: { type: 'string' },
       out: { type: 'string' },
+      force: { type: 'boolean', default: false },
     },
   });
   const json = o.json === true;
@@ -110,6 +115,19 @@ async function main(argv: string[], cfg: Config, log: Logger): Promise<number> {
       print(json ? { ok: r.report.ok, edges: r.report.edges, observations: r.report.observations, report_sha256: r.report_sha256, report: r.report } : r, json);
       return r.report.ok ? 0 : 1;
     }
+    case 'monitor':
+      await cmdMonitor(cfg, log);
+      return 0;
+    case 'pause':
+    case 'resume':
+    case 'cancel': {
+      const run = await cmdControl(cfg, log, command, pos[0] ?? '', o.force === true);
+      print({ run_id: run._id, state: run.state, reason: run.state_reason ?? null }, json);
+      return 0;
+    }
+    case 'rollback':
+      print(await cmdRollback(cfg, log, pos[0] ?? ''), json);
+      return 0;
     case 'demo':
       return cmdDemo(cfg, log);
     case undefined:

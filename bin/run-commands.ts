@@ -12,6 +12,7 @@ import { followRun } from '../producer/follow.js';
 import { LocalWorkers } from '../producer/local-workers.js';
 import { reportBytes, validateRun, type ValidationResult } from '../monitor/validate.js';
 import { startWorker } from '../workers/worker.js';
+import { Monitor } from '../monitor/monitor.js';
 
 export const CLI_PATH = fileURLToPath(new URL('./lnm-backfill.js', import.meta.url));
 
@@ -42,9 +43,14 @@ export function runResult(s: RunSummary) {
   };
 }
 
-export async function cmdStart(cfg: Config, log: Logger, flags: StartFlags, tick?: (conns: Connections) => Promise<void>): Promise<RunSummary> {
+/**
+ * `start`: plan and enqueue; with `--wait`, follow the run to its end with an in-process
+ * monitor (it acts only if no other monitor holds the leader lock).
+ */
+export async function cmdStart(cfg: Config, log: Logger, flags: StartFlags): Promise<RunSummary> {
   const conns = await Connections.open(cfg);
   const workers = new LocalWorkers(CLI_PATH);
+  let monitor: Monitor | undefined;
   const stopWorkers = () => void workers.stop();
   process.once('SIGINT', stopWorkers);
   try {
@@ -52,13 +58,17 @@ export async function cmdStart(cfg: Config, log: Logger, flags: StartFlags, tick
     process.stderr.write(`run ${run._id}: ${run.shards_total} shard(s), ${run.snapshot?.docs ?? 0} document(s)${run.dry_run ? ' (dry run)' : ''}\n`);
     if (!flags.wait) return await summarizeRun(conns.db, run._id);
     workers.start(flags.localWorkers, childEnv(cfg));
+    const m = (monitor = new Monitor(conns, log));
     return await followRun(conns, run._id, log, {
       out: process.stderr,
       tty: process.stderr.isTTY === true,
-      ...(tick ? { tick: () => tick(conns) } : {}),
+      tick: async () => {
+        await m.tick();
+      },
     });
   } finally {
     process.removeListener('SIGINT', stopWorkers);
+    await monitor?.close();
     await workers.stop();
     await conns.close();
   }

@@ -5,16 +5,18 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
-import { QUEUES, parseShardJob } from '../core/contract.js';
+import { QUEUES, parseRollbackJob, parseShardJob } from '../core/contract.js';
 import { Connections } from '../core/connections.js';
 import { isUnrecoverable } from '../core/errors.js';
 import { processShard, type ShardOutcome } from './shard-processor.js';
+import { beginRollback, rollbackRun, type RollbackResult } from './rollback.js';
 
 /** How long a deferred shard (run paused or throttled) waits before it is looked at again. */
 export const DEFER_MS = 1000;
 
 export interface RunningWorker {
   shards: Worker;
+  rollback: Worker;
   close(): Promise<void>;
 }
 
@@ -52,15 +54,30 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
       autorun: true,
     },
   );
-  shards.on('error', (err) => log.error({ err }, 'worker error'));
-  await shards.waitUntilReady();
+  const rollback = new Worker(
+    QUEUES.rollback,
+    async (job: Job): Promise<RollbackResult> => {
+      let data;
+      try {
+        data = parseRollbackJob(job.data);
+      } catch (err) {
+        throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+      }
+      await beginRollback(conns.db, data.run_id, data.reason);
+      return rollbackRun(conns.db, data.run_id, log, cfg.writeBatch);
+    },
+    { connection: conns.redis(), prefix: cfg.queuePrefix, concurrency: 1, lockDuration: cfg.lockDurationMs, stalledInterval: cfg.stalledIntervalMs },
+  );
+  for (const w of [shards, rollback]) w.on('error', (err) => log.error({ err, queue: w.name }, 'worker error'));
+  await Promise.all([shards.waitUntilReady(), rollback.waitUntilReady()]);
   log.info({ queue: QUEUES.shards, concurrency, prefix: cfg.queuePrefix }, 'worker started');
   let closing: Promise<void> | undefined;
   return {
     shards,
+    rollback,
     close() {
       closing ??= (async () => {
-        await shards.close();
+        await Promise.all([shards.close(), rollback.close()]);
         await conns.close();
         log.info('worker stopped');
       })();

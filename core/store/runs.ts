@@ -46,6 +46,8 @@ export interface RunDoc {
   /** An error of the rollback itself, kept beside the original one. */
   rollback_error?: ErrorInfo;
   throttle_reasons?: string[];
+  /** Alert codes already raised for this run (each is raised once). */
+  alerts_raised?: string[];
   counters?: RunCounters;
   rollback?: { edges_removed: number; tombstones_removed: number; remaining: number; at: Date };
   report?: { ok: boolean; sha256: string };

@@ -1,0 +1,103 @@
+/**
+ * Operator and monitor actions on a run: pause, resume, cancel, stop (then rollback).
+ * The run state is the switch every worker reads before it starts a shard; the queue
+ * is brought in line (jobs withdrawn on cancel, rollback job enqueued on stop).
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { Logger } from 'pino';
+import type { Connections } from '../core/connections.js';
+import { QUEUES, rollbackJobId, type RollbackJob } from '../core/contract.js';
+import { getRun, transitionRun, type ErrorInfo, type RunDoc } from '../core/store/runs.js';
+import type { RunState } from '../core/store/run-status.js';
+import { listShards } from '../core/store/shards.js';
+import { requeuePending } from '../producer/start.js';
+
+/** Shard jobs of this run a worker holds right now. */
+export async function activeShardJobs(conns: Connections, runId: string): Promise<number> {
+  const active = await conns.queue(QUEUES.shards).getActive();
+  return active.filter((j) => (j.data as { run_id?: string } | undefined)?.run_id === runId).length;
+}
+
+/**
+ * Wait until no shard of the run is in flight (workers finish or defer), up to
+ * `graceMs`; true when drained.
+ */
+export async function waitDrained(conns: Connections, runId: string, graceMs: number): Promise<boolean> {
+  const deadline = Date.now() + graceMs;
+  for (;;) {
+    if ((await activeShardJobs(conns, runId)) === 0) return true;
+    if (Date.now() >= deadline) return false;
+    await delay(Math.min(250, conns.cfg.pollIntervalMs));
+  }
+}
+
+/** Settle a `pausing`/`cancelling` run once drained, or by force after the grace period. */
+async function settle(conns: Connections, runId: string, from: RunState, to: RunState, force: boolean): Promise<RunDoc> {
+  const drained = await waitDrained(conns, runId, conns.cfg.monitor.pauseGraceMs);
+  if (!drained && !force) return getRun(conns.db, runId);
+  return transitionRun(conns.db, runId, to, { from: [from], reason: drained ? 'no shard in flight' : 'forced after grace period' });
+}
+
+export async function pauseRun(conns: Connections, runId: string, opts: { force: boolean; reason?: string }): Promise<RunDoc> {
+  const run = await getRun(conns.db, runId);
+  if (run.state !== 'pausing') {
+    await transitionRun(conns.db, runId, 'pausing', { from: ['running', 'throttled'], reason: opts.reason ?? 'operator pause' });
+  }
+  return settle(conns, runId, 'pausing', 'paused', opts.force);
+}
+
+export async function resumeRun(conns: Connections, runId: string, log: Logger): Promise<RunDoc> {
+  const run = await getRun(conns.db, runId);
+  const updated = await transitionRun(conns.db, runId, 'running', { from: ['paused', 'pausing', 'cancelled', 'failed'], reason: 'operator resume' });
+  // Deferred jobs come back by themselves; withdrawn or failed ones are enqueued again.
+  if (run.state === 'cancelled' || run.state === 'failed') await requeuePending(conns, runId, log);
+  return updated;
+}
+
+export async function cancelRun(conns: Connections, runId: string, opts: { force: boolean }): Promise<RunDoc> {
+  const run = await getRun(conns.db, runId);
+  if (run.state !== 'cancelling') {
+    await transitionRun(conns.db, runId, 'cancelling', { from: ['running', 'pausing', 'paused', 'throttled'], reason: 'operator cancel' });
+  }
+  const queue = conns.queue(QUEUES.shards);
+  for (const s of await listShards(conns.db, runId)) {
+    if (s.state === 'done') continue;
+    const job = await queue.getJob(s._id);
+    if (!job) continue;
+    const state = await job.getState();
+    if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove().catch(() => undefined);
+  }
+  return settle(conns, runId, 'cancelling', 'cancelled', opts.force);
+}
+
+export async function enqueueRollback(conns: Connections, runId: string, reason: string): Promise<void> {
+  const data: RollbackJob = { run_id: runId, reason };
+  const queue = conns.queue(QUEUES.rollback);
+  const existing = await queue.getJob(rollbackJobId(runId));
+  if (existing && (await existing.isFailed())) await existing.remove();
+  await queue.add('rollback', data, { jobId: rollbackJobId(runId), attempts: conns.cfg.jobAttempts, backoff: { type: 'exponential', delay: conns.cfg.jobBackoffMs } });
+}
+
+/**
+ * Stop a run after an error (stop-on-error or a threshold breach): halt dispatch,
+ * keep the original error, let in-flight shards settle, then hand over to rollback.
+ */
+export async function stopRun(conns: Connections, runId: string, error: ErrorInfo, log: Logger): Promise<RunDoc> {
+  const run = await getRun(conns.db, runId);
+  if (run.state !== 'stopping') {
+    await transitionRun(conns.db, runId, 'stopping', {
+      from: ['running', 'pausing', 'paused', 'throttled'],
+      reason: error.message,
+      error,
+    });
+    log.error({ run_id: runId, error }, 'run stopped: rolling back');
+  }
+  await waitDrained(conns, runId, conns.cfg.monitor.pauseGraceMs);
+  const rolling = await transitionRun(conns.db, runId, 'rolling_back', { from: ['stopping'], reason: 'in-flight shards settled' });
+  await enqueueRollback(conns, runId, error.code);
+  return rolling;
+}
+
+export function stopError(code: string, message: string): ErrorInfo {
+  return { code, message, at: new Date() };
+}

@@ -1,0 +1,82 @@
+/**
+ * Rollback of one run (DESIGN §4): driven by the run's manifests, delete every edge and
+ * tombstone the run would have written, only where `run_id` matches (what another run
+ * inserted first stays). Shard by shard, checkpointed, so a crash resumes where it
+ * stopped. A final `run_id` scan proves nothing of the run remains.
+ */
+import type { Db } from 'mongodb';
+import type { Logger } from 'pino';
+import { COLL } from '../core/store/collections.js';
+import { getRun, transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
+import { checkManifest, getShard, listShards, shardsColl } from '../core/store/shards.js';
+import { supersedesForGroups } from '../core/supersedes.js';
+import { errorSummary, LnmError } from '../core/errors.js';
+import type { IdDoc } from './idempotent-write.js';
+
+export interface RollbackResult {
+  run_id: string;
+  edges_removed: number;
+  tombstones_removed: number;
+  remaining: number;
+}
+
+async function deleteByIds(db: Db, coll: string, ids: string[], runId: string, chunk: number): Promise<number> {
+  let removed = 0;
+  for (let i = 0; i < ids.length; i += chunk) {
+    const ops = ids.slice(i, i + chunk).map((_id) => ({ deleteOne: { filter: { _id, run_id: runId } } }));
+    if (ops.length > 0) removed += (await db.collection<IdDoc>(coll).bulkWrite(ops, { ordered: false })).deletedCount;
+  }
+  return removed;
+}
+
+/** Delete what the run wrote; the run must already be in `rolling_back`. Idempotent. */
+export async function rollbackRun(db: Db, runId: string, log: Logger, writeBatch: number): Promise<RollbackResult> {
+  const rlog = log.child({ run_id: runId });
+  const run = await getRun(db, runId);
+  const prev = run.rollback ?? { edges_removed: 0, tombstones_removed: 0 };
+  let edges = prev.edges_removed;
+  let tombstones = prev.tombstones_removed;
+  try {
+    const shards = (await listShards(db, runId)).filter((s) => !s.rolled_back).sort((a, b) => a.shard - b.shard);
+    for (const summary of shards) {
+      const shard = await getShard(db, summary._id);
+      if (!shard) continue;
+      const result = supersedesForGroups(checkManifest(shard));
+      edges += await deleteByIds(db, COLL.supersedes, result.edges.map((e) => e._id), runId, writeBatch);
+      tombstones += await deleteByIds(db, COLL.tombstones, result.tombstones.map((t) => t._id), runId, writeBatch);
+      await shardsColl(db).updateOne({ _id: shard._id }, { $set: { rolled_back: true, updated_at: new Date() } });
+      await updateRun(db, runId, { rollback: { edges_removed: edges, tombstones_removed: tombstones, remaining: -1, at: new Date() } });
+    }
+    // The proof: a full run_id scan of both collections.
+    const remaining =
+      (await db.collection(COLL.supersedes).countDocuments({ run_id: runId })) +
+      (await db.collection(COLL.tombstones).countDocuments({ run_id: runId }));
+    const rollback = { edges_removed: edges, tombstones_removed: tombstones, remaining, at: new Date() };
+    if (remaining > 0) {
+      throw new LnmError('ERR_ROLLBACK_INCOMPLETE', `run ${runId}: ${remaining} document(s) of the run remain after rollback`, {
+        path: `${COLL.supersedes}+${COLL.tombstones}?run_id=${runId}`,
+        details: rollback,
+      });
+    }
+    await transitionRun(db, runId, 'rolled_back', { reason: 'rollback verified: nothing of the run remains', set: { rollback, finished_at: new Date() } });
+    rlog.info(rollback, 'run rolled back');
+    return { run_id: runId, edges_removed: edges, tombstones_removed: tombstones, remaining: 0 };
+  } catch (err) {
+    rlog.error({ err }, 'rollback failed');
+    const current = await getRun(db, runId);
+    if (current.state === 'rolling_back') {
+      await transitionRun(db, runId, 'failed', {
+        reason: 'rollback failed',
+        set: { rollback_error: { ...errorSummary(err), at: new Date() } },
+      });
+    }
+    throw err;
+  }
+}
+
+/** Put the run in `rolling_back` (from a finished, failed or cancelled run); no-op if it already is. */
+export async function beginRollback(db: Db, runId: string, reason: string): Promise<RunDoc> {
+  const run = await getRun(db, runId);
+  if (run.state === 'rolling_back') return run;
+  return transitionRun(db, runId, 'rolling_back', { from: ['succeeded', 'failed', 'cancelled', 'stopping'], reason: `rollback: ${reason}` });
+}
