@@ -46,6 +46,6 @@ export async function cmdRollback(cfg: Config, log: Logger, run: string): Promis
   const runId = assertRunId(run, 'run');
   return withConns(cfg, async (conns) => {
     await beginRollback(conns.db, runId, 'operator rollback');
-    return rollbackRun(conns.db, runId, log, cfg.writeBatch);
+    return rollbackRun(conns.db, runId, log, cfg.deleteBatch);
   });
 }

@@ -41,7 +41,7 @@ const FORBIDDEN_TOP = new Set([
   'severity', 'cvss', 'cvss_vector', 'consensus_provider', 'risk_score', 'reachability', 'asset_criticality',
 ]);
 const HASH = /^sha256:[0-9a-f]{64}$/;
-const ISO_TS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_TS = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 function reject(code: AocCode, path: string, message: string): AocResult {
   return { ok: false, rejection: { code, path, message } };
@@ -58,8 +58,13 @@ function nonEmptyString(v: unknown): v is string {
 /** Parse an ISO-8601 timestamp (string) or accept a valid Date. */
 export function parseTimestamp(v: unknown): Date | undefined {
   if (v instanceof Date) return Number.isNaN(v.getTime()) ? undefined : v;
-  if (typeof v !== 'string' || !ISO_TS.test(v)) return undefined;
-  const d = new Date(v);
+  const m = typeof v === 'string' ? ISO_TS.exec(v) : null;
+  if (!m) return undefined;
+  // Reject calendar-impossible values that Date would silently roll over (Feb 30, 24:00).
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const daysInMonth = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 59) return undefined;
+  const d = new Date(v as string);
   return Number.isNaN(d.getTime()) ? undefined : d;
 }
 

@@ -22,12 +22,11 @@ export interface Config {
   ferretPostgresUrl: string;
   batchSize: number;
   /**
-   * Operations per bulk write command. Small by default: FerretDB 1.24's PostgreSQL
-   * backend holds one pool connection (of 50) per matched update until the whole
-   * command ends, so large bulks of already-present edges deadlock it. MongoDB is
-   * fine with 500+.
+   * Deletes per bulk command (rollback). Small by default: FerretDB 1.24's PostgreSQL
+   * backend holds one pool connection (of 50) per matched document until the whole
+   * command ends, so large bulks deadlock it. MongoDB is fine with 500+.
    */
-  writeBatch: number;
+  deleteBatch: number;
   workerConcurrency: number;
   jobAttempts: number;
   jobBackoffMs: number;
@@ -75,7 +74,7 @@ function str(env: Env, name: string, dflt: string, pattern?: RegExp): string {
 function num(env: Env, name: string, dflt: number, min: number, max: number, integer = true): number {
   const v = env[name];
   if (v === undefined || v === '') return dflt;
-  const n = Number(v);
+  const n = /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : NaN;
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) {
     throw new ConfigError(name, `"${v}" is not ${integer ? 'an integer' : 'a number'}`);
   }
@@ -115,7 +114,7 @@ export function loadConfig(env: Env = process.env): Config {
     homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'))),
     ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
     batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, 100_000),
-    writeBatch: num(env, 'LNM_WRITE_BATCH', 8, 1, 10_000),
+    deleteBatch: num(env, 'LNM_DELETE_BATCH', 8, 1, 10_000),
     workerConcurrency: num(env, 'LNM_WORKER_CONCURRENCY', 2, 1, 64),
     jobAttempts: num(env, 'LNM_JOB_ATTEMPTS', 5, 1, 100),
     jobBackoffMs: num(env, 'LNM_JOB_BACKOFF_MS', 1000, 0, 600_000),

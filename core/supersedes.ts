@@ -62,7 +62,7 @@ export function rawIdKey(id: RawId): string {
   if (typeof id === 'object' && id !== null && 'toHexString' in id && typeof id.toHexString === 'function') {
     return `oid:${String(id.toHexString())}`;
   }
-  return JSON.stringify(id);
+  return `${typeof id}:${JSON.stringify(id)}`;
 }
 
 /** The DESIGN §5 edge line: `tenant|vendor|upstream_id|older_hash|newer_hash`. */
@@ -81,7 +81,12 @@ export function tombstoneId(tenant: string, rawId: RawId): string {
 export function compareRevisions(a: Revision, b: Revision): number {
   const t = a.fetched_at.getTime() - b.fetched_at.getTime();
   if (t !== 0) return t;
-  return a.content_hash < b.content_hash ? -1 : a.content_hash > b.content_hash ? 1 : 0;
+  if (a.content_hash !== b.content_hash) return a.content_hash < b.content_hash ? -1 : 1;
+  // Same content twice (only possible without the idempotency index): the raw id only
+  // decides which duplicate is kept, never the edge lines, so the result is stable.
+  const ka = rawIdKey(a.raw_id);
+  const kb = rawIdKey(b.raw_id);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
 }
 
 /** Revisions in supersedes order, later duplicates of a content hash removed. */

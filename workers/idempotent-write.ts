@@ -1,21 +1,16 @@
 /**
  * Idempotent insert-if-absent of documents with deterministic `_id`s, using only `_id`
- * point operations: an unordered bulk of `$setOnInsert` upserts, then a point read of
- * each document that already existed to tell apart
+ * point operations, and telling apart for each document that already existed:
  *   - `resumed`: written earlier by this same run (a retried or resumed shard),
  *   - `hit`: an identical document written by another run (idempotency hit),
  *   - `violation`: a different document under that `_id`, or a collision on another
  *     unique index (e.g. the same newer revision already has a different predecessor).
- * When the bulk reports write errors, every op is replayed one by one (safe: the ops
- * are idempotent), because servers differ in how they report a partly failed bulk
- * (FerretDB 1.24 stops at the first error and reports it at index 0).
  */
-import { MongoBulkWriteError, MongoServerError, type AnyBulkWriteOperation, type Collection, type Document } from 'mongodb';
+import { MongoBulkWriteError, type Collection, type Document } from 'mongodb';
 
 export interface Violation {
   _id: string;
   reason: 'content_differs' | 'unique_index_collision';
-  detail?: string;
 }
 
 export interface WriteTally {
@@ -74,72 +69,49 @@ export class IdempotentWriter<T extends IdDoc> {
   async plan(docs: readonly T[]): Promise<WriteTally> {
     const tally: WriteTally = { attempts: docs.length, inserted: 0, resumed: 0, hits: 0, violations: [] };
     const found = await mapLimit(docs, READ_CONCURRENCY, (d) => this.coll.findOne({ _id: d._id }));
-    docs.forEach((d, i) => this.count(tally, d, classifyExisting(found[i] ?? null, d, this.runId, this.sameContent), 'inserted'));
-    return tally;
-  }
-
-  /** Writes in bulks of `chunk` ops (see `writeBatch` in the config for why small). */
-  async write(docs: readonly T[], stamp: { run_id: string; created_at: Date }, chunk: number): Promise<WriteTally> {
-    const tally: WriteTally = { attempts: 0, inserted: 0, resumed: 0, hits: 0, violations: [] };
-    for (let i = 0; i < docs.length; i += chunk) {
-      const t = await this.writeChunk(docs.slice(i, i + chunk), stamp);
-      tally.attempts += t.attempts;
-      tally.inserted += t.inserted;
-      tally.resumed += t.resumed;
-      tally.hits += t.hits;
-      tally.violations.push(...t.violations);
-    }
-    return tally;
-  }
-
-  private async writeChunk(docs: readonly T[], stamp: { run_id: string; created_at: Date }): Promise<WriteTally> {
-    const tally: WriteTally = { attempts: docs.length, inserted: 0, resumed: 0, hits: 0, violations: [] };
-    const ops: AnyBulkWriteOperation<IdDoc>[] = docs.map((d) => {
-      const { _id, ...rest } = d;
-      return { updateOne: { filter: { _id }, update: { $setOnInsert: { ...rest, ...stamp } }, upsert: true } };
+    docs.forEach((d, i) => {
+      const c = classifyExisting(found[i] ?? null, d, this.runId, this.sameContent);
+      if (c === 'absent') tally.inserted++;
+      else this.count(tally, d, c);
     });
-    let upserted: Set<unknown>;
+    return tally;
+  }
+
+  /**
+   * Insert-if-absent: an unordered `insertMany` (the `_id`s are deterministic, so an
+   * existing document is a duplicate-key error, never a second copy), then a point read
+   * of each duplicate to classify it. Same outcome as `$setOnInsert` upserts on `_id`,
+   * but one command per shard instead of one update per document: measured on FerretDB
+   * 1.24 (PostgreSQL backend) 68 ms vs 863 ms for 500 documents, and its update path
+   * holds a pool connection per matched document until the command ends.
+   */
+  async write(docs: readonly T[], stamp: { run_id: string; created_at: Date }): Promise<WriteTally> {
+    const tally: WriteTally = { attempts: docs.length, inserted: 0, resumed: 0, hits: 0, violations: [] };
+    if (docs.length === 0) return tally;
+    let duplicates: T[] = [];
     try {
-      const res = await this.coll.bulkWrite(ops, { ordered: false });
-      upserted = new Set(Object.values(res.upsertedIds));
-      if (res.upsertedCount + res.matchedCount !== docs.length) return this.writeOneByOne(docs, stamp, tally);
+      await this.coll.insertMany(docs.map((d) => ({ ...d, ...stamp })), { ordered: false });
     } catch (err) {
-      if (err instanceof MongoBulkWriteError && err.writeErrors) return this.writeOneByOne(docs, stamp, tally);
-      throw err;
+      if (!(err instanceof MongoBulkWriteError)) throw err;
+      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+      if (errors.some((w) => w.code !== DUPLICATE_KEY)) throw err;
+      duplicates = errors.map((w) => docs[w.index]).filter((d): d is T => d !== undefined);
+      if (duplicates.length !== errors.length) throw err;
     }
-    const existing = docs.filter((d) => !upserted.has(d._id));
-    tally.inserted = docs.length - existing.length;
-    const found = await mapLimit(existing, READ_CONCURRENCY, (d) => this.coll.findOne({ _id: d._id }));
-    existing.forEach((d, i) => this.count(tally, d, classifyExisting(found[i] ?? null, d, this.runId, this.sameContent), 'violation'));
+    tally.inserted = docs.length - duplicates.length;
+    const found = await mapLimit(duplicates, READ_CONCURRENCY, (d) => this.coll.findOne({ _id: d._id }));
+    duplicates.forEach((d, i) => {
+      const c = classifyExisting(found[i] ?? null, d, this.runId, this.sameContent);
+      // Absent after a duplicate-key error: another unique index (older/newer raw id) collided.
+      if (c === 'absent') tally.violations.push({ _id: d._id, reason: 'unique_index_collision' });
+      else this.count(tally, d, c);
+    });
     return tally;
   }
 
-  private async writeOneByOne(docs: readonly T[], stamp: { run_id: string; created_at: Date }, tally: WriteTally): Promise<WriteTally> {
-    for (const d of docs) {
-      const { _id, ...rest } = d;
-      try {
-        const res = await this.coll.updateOne({ _id }, { $setOnInsert: { ...rest, ...stamp } }, { upsert: true });
-        if (res.upsertedCount === 1) {
-          tally.inserted++;
-          continue;
-        }
-      } catch (err) {
-        if (!(err instanceof MongoServerError) || err.code !== DUPLICATE_KEY) throw err;
-      }
-      // Matched, or a duplicate key: the _id exists (raced or ours) or another unique index collided.
-      const existing = await this.coll.findOne({ _id });
-      const c = classifyExisting(existing, d, this.runId, this.sameContent);
-      if (c === 'absent') tally.violations.push({ _id, reason: 'unique_index_collision' });
-      else this.count(tally, d, c, 'violation');
-    }
-    return tally;
-  }
-
-  private count(tally: WriteTally, d: T, c: Classification, absentMeans: 'inserted' | 'violation'): void {
+  private count(tally: WriteTally, d: T, c: Exclude<Classification, 'absent'>): void {
     if (c === 'resumed') tally.resumed++;
     else if (c === 'hit') tally.hits++;
-    else if (c === 'violation') tally.violations.push({ _id: d._id, reason: 'content_differs' });
-    else if (absentMeans === 'inserted') tally.inserted++;
-    else tally.violations.push({ _id: d._id, reason: 'unique_index_collision', detail: 'vanished after upsert' });
+    else tally.violations.push({ _id: d._id, reason: 'content_differs' });
   }
 }

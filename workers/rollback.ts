@@ -30,7 +30,7 @@ async function deleteByIds(db: Db, coll: string, ids: string[], runId: string, c
 }
 
 /** Delete what the run wrote; the run must already be in `rolling_back`. Idempotent. */
-export async function rollbackRun(db: Db, runId: string, log: Logger, writeBatch: number): Promise<RollbackResult> {
+export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatch: number): Promise<RollbackResult> {
   const rlog = log.child({ run_id: runId });
   const run = await getRun(db, runId);
   const prev = run.rollback ?? { edges_removed: 0, tombstones_removed: 0 };
@@ -42,8 +42,8 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, writeBatch
       const shard = await getShard(db, summary._id);
       if (!shard) continue;
       const result = supersedesForGroups(checkManifest(shard));
-      edges += await deleteByIds(db, COLL.supersedes, result.edges.map((e) => e._id), runId, writeBatch);
-      tombstones += await deleteByIds(db, COLL.tombstones, result.tombstones.map((t) => t._id), runId, writeBatch);
+      edges += await deleteByIds(db, COLL.supersedes, result.edges.map((e) => e._id), runId, deleteBatch);
+      tombstones += await deleteByIds(db, COLL.tombstones, result.tombstones.map((t) => t._id), runId, deleteBatch);
       await shardsColl(db).updateOne({ _id: shard._id }, { $set: { rolled_back: true, updated_at: new Date() } });
       await updateRun(db, runId, { rollback: { edges_removed: edges, tombstones_removed: tombstones, remaining: -1, at: new Date() } });
     }

@@ -33,8 +33,6 @@ export interface ShardContext {
   /** 1-based attempt number and the maximum, to checkpoint the error on the last one. */
   attempt: number;
   maxAttempts: number;
-  /** Operations per bulk write command. */
-  writeBatch: number;
 }
 
 export async function processShard(ctx: ShardContext, job: ShardJob): Promise<ShardOutcome> {
@@ -61,7 +59,7 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     const stamp = { run_id: run._id, created_at: new Date() };
     const [e, t]: WriteTally[] = run.dry_run
       ? [await edgeWriter.plan(edges), await tombWriter.plan(tombstones)]
-      : [await edgeWriter.write(edges, stamp, ctx.writeBatch), await tombWriter.write(tombstones, stamp, ctx.writeBatch)];
+      : [await edgeWriter.write(edges, stamp), await tombWriter.write(tombstones, stamp)];
     const violations = [...e!.violations, ...t!.violations];
     const counts: ShardCounts = {
       docs: shard.docs,

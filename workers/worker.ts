@@ -34,7 +34,7 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
       }
       const attempt = job.attemptsMade + 1;
       try {
-        const outcome = await processShard({ db: conns.db, log, attempt, maxAttempts: job.opts.attempts ?? 1, writeBatch: cfg.writeBatch }, data);
+        const outcome = await processShard({ db: conns.db, log, attempt, maxAttempts: job.opts.attempts ?? 1 }, data);
         if (outcome.action === 'defer') {
           await job.moveToDelayed(Date.now() + DEFER_MS, token);
           throw new DelayedError();
@@ -64,7 +64,7 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
         throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
       }
       await beginRollback(conns.db, data.run_id, data.reason);
-      return rollbackRun(conns.db, data.run_id, log, cfg.writeBatch);
+      return rollbackRun(conns.db, data.run_id, log, cfg.deleteBatch);
     },
     { connection: conns.redis(), prefix: cfg.queuePrefix, concurrency: 1, lockDuration: cfg.lockDurationMs, stalledInterval: cfg.stalledIntervalMs },
   );

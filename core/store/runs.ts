@@ -3,23 +3,13 @@ import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
 import { assertTransition, type RunState } from './run-status.js';
 import { NotFoundError, RunStateError } from '../errors.js';
+import type { ShardCounts } from './shards.js';
 
 export interface ErrorInfo {
   code: string;
   message: string;
   path?: string;
   at: Date;
-}
-
-export interface RunCounters {
-  docs: number;
-  advisories: number;
-  edges_inserted: number;
-  tombstones_inserted: number;
-  idempotent_hits: number;
-  write_attempts: number;
-  violations: number;
-  errors: number;
 }
 
 export interface RunDoc {
@@ -48,7 +38,8 @@ export interface RunDoc {
   throttle_reasons?: string[];
   /** Alert codes already raised for this run (each is raised once). */
   alerts_raised?: string[];
-  counters?: RunCounters;
+  /** Totals over the run's shards, cached when the run settles. */
+  counters?: ShardCounts;
   rollback?: { edges_removed: number; tombstones_removed: number; remaining: number; at: Date };
   report?: { ok: boolean; sha256: string };
   history: Array<{ from: RunState; to: RunState; at: Date; reason: string }>;

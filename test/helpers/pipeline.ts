@@ -179,6 +179,11 @@ export async function liveWorkerCount(cfg: Config): Promise<number> {
   }
 }
 
+/** Resolves once BullMQ sees no worker connection on the prefix (rejects after `timeoutMs`). */
+export async function noLiveWorkers(cfg: Config, timeoutMs = 10_000): Promise<true> {
+  return pollUntil(async () => (await liveWorkerCount(cfg)) === 0, `no live worker on ${cfg.queuePrefix}`, timeoutMs, 200);
+}
+
 /**
  * Drive a run to a terminal state the way `start --wait` does (finalize on each poll),
  * with workers running elsewhere. Returns the final summary.

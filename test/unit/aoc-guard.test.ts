@@ -157,11 +157,16 @@ describe('ERR_AOC_007 malformed timestamp', () => {
     expect(rejection(d)).toEqual({ code: 'ERR_AOC_007', path });
   });
 
-  // KNOWN BUG (reported): the ISO regex accepts impossible calendar dates and V8 rolls
-  // them over (2024-02-30 -> 2024-03-01), so the document is accepted with a different date.
-  // `it.fails` keeps the suite green while the bug exists; drop `.fails` once fixed.
-  it.fails('rejects an impossible calendar date (2024-02-30)', () => {
-    expect(rejection(withChange((d) => { d.upstream.fetched_at = '2024-02-30T00:00:00Z'; }))).toEqual({ code: 'ERR_AOC_007', path: 'upstream.fetched_at' });
+  // Date would silently roll these over (2024-02-30 -> 2024-03-01).
+  it.each(['2024-02-30T00:00:00Z', '2023-02-29T00:00:00Z', '2024-01-01T24:00:00Z', '2024-13-01T00:00:00Z'])(
+    'rejects the impossible calendar date %s',
+    (ts) => {
+      expect(rejection(withChange((d) => { d.upstream.fetched_at = ts; }))).toEqual({ code: 'ERR_AOC_007', path: 'upstream.fetched_at' });
+    },
+  );
+
+  it('accepts a leap day', () => {
+    expect(checkRawDocument(withChange((d) => { d.upstream.fetched_at = '2024-02-29T23:59:59Z'; })).ok).toBe(true);
   });
 });
 

@@ -1,0 +1,98 @@
+/**
+ * Shared pieces of the monitor / control integration tests: environment for child
+ * processes (childEnv() passes only the connection settings, so the test's overrides
+ * must be handed over explicitly), a controllable fake probe, a webhook-capturing
+ * fetch, shard snapshots, and a counter of BullMQ `delayed` events (deferred shards).
+ */
+import type { QueueEvents } from 'bullmq';
+import type { Db } from 'mongodb';
+import type { Connections } from '../../core/connections.js';
+import { QUEUES } from '../../core/contract.js';
+import { COLL } from '../../core/store/collections.js';
+import { getRun, type RunDoc } from '../../core/store/runs.js';
+import { listShards } from '../../core/store/shards.js';
+import type { ProbeSample } from '../../monitor/decisions.js';
+import type { FetchImpl } from '../../monitor/alerts.js';
+import type { Probe } from '../../monitor/probes.js';
+
+/** A probe whose lag the test sets; counts its calls (one per acting monitor tick). */
+export class FakeProbe {
+  lagS = 0;
+  calls = 0;
+  readonly probe: Probe = async (): Promise<ProbeSample> => {
+    this.calls++;
+    return { at: Date.now(), lag: { available: true, seconds: this.lagS }, opsPerS: null, cpuPct: null };
+  };
+}
+
+/** A fetch that records webhook POST bodies and answers 204. */
+export class WebhookSink {
+  readonly calls: Array<{ url: string; body: Record<string, unknown> }> = [];
+  readonly fetch: FetchImpl = async (url, init) => {
+    this.calls.push({ url, body: JSON.parse(String(init.body)) as Record<string, unknown> });
+    return new Response(null, { status: 204 });
+  };
+  count(alert: string): number {
+    return this.calls.filter((c) => c.body.alert === alert).length;
+  }
+}
+
+/** Shard id → finished_at (ms) of every done shard, plus the pending count. */
+export interface ShardSnap {
+  done: Map<string, number>;
+  failed: number;
+  pending: number;
+  total: number;
+  lastFinished: number;
+}
+
+export async function shardSnap(db: Db, runId: string): Promise<ShardSnap> {
+  const shards = await listShards(db, runId);
+  const done = new Map<string, number>();
+  let failed = 0;
+  let lastFinished = 0;
+  for (const s of shards) {
+    if (s.state === 'done') done.set(s._id, s.finished_at?.getTime() ?? -1);
+    if (s.state === 'failed') failed++;
+    if (s.finished_at) lastFinished = Math.max(lastFinished, s.finished_at.getTime());
+  }
+  return { done, failed, pending: shards.length - done.size - failed, total: shards.length, lastFinished };
+}
+
+/** The `to` states of a run's history, in order. */
+export async function historyStates(db: Db, runId: string): Promise<string[]> {
+  return (await getRun(db, runId)).history.map((h) => h.to);
+}
+
+export function lastEntry(run: RunDoc, to: string): RunDoc['history'][number] | undefined {
+  return [...run.history].reverse().find((h) => h.to === to);
+}
+
+/** Jobs of the run in the shards queue, by state. */
+export async function runJobs(conns: Connections, runId: string): Promise<Record<'waiting' | 'delayed' | 'prioritized' | 'active', number>> {
+  const q = conns.queue(QUEUES.shards);
+  const mine = (jobs: Array<{ data: unknown } | undefined>) => jobs.filter((j) => (j?.data as { run_id?: string } | undefined)?.run_id === runId).length;
+  const [waiting, delayed, prioritized, active] = await Promise.all([q.getWaiting(), q.getDelayed(), q.getPrioritized(), q.getActive()]);
+  return { waiting: mine(waiting), delayed: mine(delayed), prioritized: mine(prioritized), active: mine(active) };
+}
+
+/** Counts `delayed` events (a worker deferring a shard of a paused/throttled run). */
+export class DelayedCounter {
+  count = 0;
+  readonly byJob = new Map<string, number>();
+  constructor(events: QueueEvents, runId: string) {
+    events.on('delayed', ({ jobId }: { jobId: string }) => {
+      if (!jobId.startsWith(`${runId}-`)) return;
+      this.count++;
+      this.byJob.set(jobId, (this.byJob.get(jobId) ?? 0) + 1);
+    });
+  }
+}
+
+/** Count of edges + tombstones stamped with a run id. */
+export async function stamped(db: Db, runId: string): Promise<{ edges: number; tombstones: number }> {
+  return {
+    edges: await db.collection(COLL.supersedes).countDocuments({ run_id: runId }),
+    tombstones: await db.collection(COLL.tombstones).countDocuments({ run_id: runId }),
+  };
+}

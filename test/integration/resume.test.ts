@@ -1,0 +1,201 @@
+/**
+ * Resume: (a) a run whose checkpoint has one shard done and one half-written is
+ * completed by a worker without duplicates or idempotency hits; (b) a worker killed
+ * with SIGKILL mid-run loses its in-flight shards only until their locks expire, and a
+ * fresh worker completes the run with exactly the expected edges.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanup, pollUntil, quietLog, RUSTSEC } from '../helpers/env.js';
+import { QUEUES } from '../../core/contract.js';
+import { COLL } from '../../core/store/collections.js';
+import { getShard, shardsColl, type ShardDoc } from '../../core/store/shards.js';
+import { summarizeRun } from '../../core/store/summary.js';
+import { supersedesForGroups } from '../../core/supersedes.js';
+import { processShard } from '../../workers/shard-processor.js';
+import {
+  cliJson,
+  driveToEnd,
+  edgeIntegrity,
+  independentEdges,
+  noLiveWorkers,
+  pipelineConfig,
+  removeHome,
+  Resources,
+  rustsecExpected,
+  type ImportJson,
+  type RunJson,
+  type SeedJson,
+  type ValidateJson,
+} from '../helpers/pipeline.js';
+
+const X = rustsecExpected();
+const A = pipelineConfig('resume_seeded');
+const B = pipelineConfig('resume_crash');
+const res = new Resources();
+const CRASH_ENV = { LNM_LOCK_DURATION_MS: '2000', LNM_STALLED_INTERVAL_MS: '1000', LNM_WORKER_CONCURRENCY: '2' };
+const LONG = 600_000;
+
+afterAll(async () => {
+  await res.teardown();
+  for (const { cfg, home } of [A, B]) {
+    await cleanup(cfg);
+    removeHome(home);
+  }
+});
+
+describe('resume', () => {
+  it('a) from a checkpoint with one shard done and one half-written shard: no duplicates, no hits, exact edges', async () => {
+    const { cfg } = A;
+    const imp = await cliJson<ImportJson>(cfg, ['import', RUSTSEC, '--json']);
+    expect(imp.accepted).toBe(X.accepted_documents_after_duplicate_drop);
+    // No --wait: the run is planned, its jobs wait in the queue with no worker.
+    const started = await cliJson<RunJson>(cfg, ['start', '--json']);
+    expect(started.state).toBe('running');
+    expect(started.shards).toBeGreaterThanOrEqual(2);
+    const runId = started.run_id;
+
+    const conns = await res.open(cfg);
+    try {
+      const { db } = conns;
+      expect(await conns.queue(QUEUES.shards).getWaitingCount()).toBe(started.shards);
+      const all = await shardsColl(db).find({ run_id: runId }).toArray();
+      const withEdges = all
+        .map((s) => ({ s, edges: supersedesForGroups(s.manifest).edges }))
+        .filter((x) => x.edges.length >= 2)
+        .sort((x, y) => x.s.shard - y.s.shard);
+      expect(withEdges.length).toBeGreaterThanOrEqual(2);
+      const done = withEdges[0]!;
+      const half = withEdges[1]!;
+
+      // Shard 1: processed to completion in-process (as a worker would).
+      const outcome = await processShard({ db, log: quietLog, attempt: 1, maxAttempts: 1 }, { run_id: runId, shard: done.s.shard });
+      expect(outcome).toMatchObject({ action: 'done', counts: { edges_inserted: done.edges.length, tombstones_inserted: done.edges.length, idempotent_hits: 0 } });
+      expect((await getShard(db, done.s._id))?.state).toBe('done');
+
+      // Shard 2: the first half of its edges written by this run, then the writer "died".
+      const firstHalf = half.edges.slice(0, Math.floor(half.edges.length / 2));
+      const stamp = { run_id: runId, created_at: new Date() };
+      await db.collection(COLL.supersedes).insertMany(firstHalf.map(({ _id, ...edge }) => ({ _id, ...edge, ...stamp })));
+      const halfShard = (await getShard(db, half.s._id)) as ShardDoc;
+      expect(halfShard.state).toBe('pending');
+
+      const worker = res.worker(cfg);
+      const final = await driveToEnd(db, runId, LONG);
+      await res.stop(worker, 'SIGTERM');
+      expect(worker.exitCode, res.workerLog(worker)).toBe(0);
+
+      expect(final.run.state).toBe('succeeded');
+      expect(final.shards).toMatchObject({ total: started.shards, done: started.shards, failed: 0 });
+      expect(final.counts).toMatchObject({
+        docs: X.accepted_documents_after_duplicate_drop,
+        edges_inserted: X.expected_supersedes_edges,
+        tombstones_inserted: X.expected_supersedes_edges,
+        idempotent_hits: 0,
+        violations: 0,
+        errors: 0,
+      });
+
+      // The half-done shard counts its own earlier writes as inserted by this run.
+      const halfAfter = (await getShard(db, half.s._id))!;
+      expect(halfAfter.state).toBe('done');
+      expect(halfAfter.counts).toMatchObject({ edges_inserted: half.edges.length, tombstones_inserted: half.edges.length, idempotent_hits: 0, violations: 0 });
+      // The shard done before the worker started was not processed again.
+      const doneAfter = (await getShard(db, done.s._id))!;
+      expect(doneAfter.attempts).toBe(1);
+      expect(doneAfter.counts).toEqual((outcome as { counts: unknown }).counts);
+
+      const e = await edgeIntegrity(db);
+      expect(e).toMatchObject({ total: X.expected_supersedes_edges, ids: X.expected_supersedes_edges, pairs: X.expected_supersedes_edges });
+      expect(e.runIds).toEqual({ [runId]: X.expected_supersedes_edges });
+      expect(await db.collection(COLL.tombstones).countDocuments({})).toBe(X.expected_supersedes_edges);
+    } finally {
+      await res.close(conns);
+    }
+
+    const v = await cliJson<ValidateJson>(cfg, ['validate', runId, '--json']);
+    expect(v.ok).toBe(true);
+    expect(v.edges).toMatchObject({ expected: X.expected_supersedes_edges, present: X.expected_supersedes_edges, missing: 0, extra: 0, digest: X.edges_sha256_oracle_format });
+    expect(v.observations).toEqual({ before: X.accepted_documents_after_duplicate_drop, after: X.accepted_documents_after_duplicate_drop });
+  }, LONG);
+
+  it('b) a worker killed with SIGKILL mid-run: stalled shards come back and a fresh worker finishes exactly', async () => {
+    const { cfg } = B;
+    const seed = await cliJson<SeedJson>(cfg, ['seed', '--docs', '6000', '--seed', '7', '--tenants', '2', '--json']);
+    expect(seed.docs).toBe(6000);
+    expect(seed.import?.rejected).toEqual({});
+    const started = await cliJson<RunJson>(cfg, ['start', '--batch-size=100', '--json']);
+    expect(started.state).toBe('running');
+    const runId = started.run_id;
+    const total = started.shards;
+    expect(total).toBeGreaterThanOrEqual(60);
+
+    const conns = await res.open(cfg);
+    try {
+      const { db } = conns;
+      const queue = conns.queue(QUEUES.shards);
+      const expected = await independentEdges(db);
+      expect(expected.documents).toBe(seed.import!.accepted);
+      expect(expected.edges).toBeGreaterThan(0);
+
+      const first = res.worker(cfg, CRASH_ENV);
+      await pollUntil(
+        async () => {
+          const s = await summarizeRun(db, runId);
+          return s.shards.done >= 1 && s.shards.done < total && (await queue.getActiveCount()) >= 1;
+        },
+        'some but not all shards done, with a shard in flight',
+        LONG,
+        50,
+      );
+      await res.stop(first, 'SIGKILL');
+      expect(first.signalCode).toBe('SIGKILL');
+      // Jobs the dead worker held stay active until their lock expires.
+      const inFlight = (await queue.getActive()).map((j) => j.id!);
+      expect(inFlight.length).toBeGreaterThanOrEqual(1);
+      const atKill = await summarizeRun(db, runId);
+      expect(atKill.shards.done).toBeLessThan(total);
+
+      const second = res.worker(cfg, CRASH_ENV);
+      const final = await driveToEnd(db, runId, LONG);
+      await res.stop(second, 'SIGTERM');
+      expect(second.exitCode, res.workerLog(second)).toBe(0);
+
+      expect(final.run.state).toBe('succeeded');
+      expect(final.shards).toMatchObject({ total, done: total, failed: 0 });
+      expect(final.counts).toMatchObject({
+        docs: expected.documents,
+        edges_inserted: expected.edges,
+        tombstones_inserted: expected.edges,
+        idempotent_hits: 0,
+        violations: 0,
+        errors: 0,
+      });
+      // The shards in flight at the kill were recovered as stalled jobs and completed.
+      for (const id of inFlight) {
+        const job = await queue.getJob(id);
+        expect(job?.stalledCounter, id).toBeGreaterThanOrEqual(1);
+        expect(await job?.getState(), id).toBe('completed');
+        expect((await getShard(db, id))?.state, id).toBe('done');
+      }
+
+      const e = await edgeIntegrity(db);
+      expect(e).toMatchObject({ total: expected.edges, ids: expected.edges, pairs: expected.edges, newer: expected.edges, older: expected.edges });
+      expect(await db.collection(COLL.tombstones).countDocuments({})).toBe(expected.edges);
+      const shardDocs = await shardsColl(db).find({ run_id: runId }, { projection: { docs: 1 } }).toArray();
+      expect(shardDocs.reduce((n, s) => n + s.docs, 0)).toBe(expected.documents);
+
+      const v = await cliJson<ValidateJson>(cfg, ['validate', runId, '--json']);
+      expect(v.ok).toBe(true);
+      expect(v.edges).toMatchObject({ expected: expected.edges, present: expected.edges, missing: 0, extra: 0, digest: expected.digest });
+    } finally {
+      await res.close(conns);
+    }
+  }, LONG);
+
+  it('leaves no worker process or connection open', async () => {
+    expect(res.children.length).toBe(3);
+    expect(res.openChildren()).toEqual([]);
+    expect(res.openConnections()).toBe(0);
+    for (const { cfg } of [A, B]) expect(await noLiveWorkers(cfg)).toBe(true);
+  });
+});

@@ -1,0 +1,125 @@
+/**
+ * Two monitors on one deployment (real Redis + MongoDB-wire server): only the lock
+ * holder acts, leadership passes on close, and two monitors racing on a run that must
+ * be stopped act on it once (one `stopping`, one rollback) and leave it rolled back.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { cleanup, pollUntil, quietLog } from '../helpers/env.js';
+import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson } from '../helpers/pipeline.js';
+import { FakeProbe, stamped } from '../helpers/monitor.js';
+import type { Config } from '../../core/config.js';
+import type { Connections } from '../../core/connections.js';
+import { QUEUES, rollbackJobId, shardId } from '../../core/contract.js';
+import { getRun } from '../../core/store/runs.js';
+import { getShard, shardsColl } from '../../core/store/shards.js';
+import { Monitor } from '../../monitor/monitor.js';
+
+const ENV = {
+  LNM_PROBE_INTERVAL_MS: '200',
+  LNM_POLL_INTERVAL_MS: '100',
+  LNM_PAUSE_GRACE_MS: '5000',
+  LNM_JOB_ATTEMPTS: '2',
+  LNM_JOB_BACKOFF_MS: '100',
+  LNM_WORKER_CONCURRENCY: '1',
+};
+const { cfg, home } = pipelineConfig('two_monitors', ENV);
+// A short lock: a tick that outlives it (stopRun waits for in-flight shards) lets the
+// other monitor take over mid-action, which the run-state compare-and-set must absorb.
+const { cfg: shortCfg, home: shortHome } = pipelineConfig('two_monitors_short', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '300', LNM_PROBE_INTERVAL_MS: '100' });
+const res = new Resources();
+const monitors: Monitor[] = [];
+
+afterAll(async () => {
+  for (const m of monitors) await m.close();
+  await res.teardown();
+  await cleanup(cfg);
+  await cleanup(shortCfg);
+  removeHome(home);
+  removeHome(shortHome);
+});
+
+async function monitorOn(c: Config): Promise<{ conns: Connections; monitor: Monitor; probe: FakeProbe }> {
+  const conns = await res.open(c);
+  const probe = new FakeProbe();
+  const monitor = new Monitor(conns, quietLog, { probe: probe.probe });
+  monitors.push(monitor);
+  return { conns, monitor, probe };
+}
+
+describe('two monitors', () => {
+  it('exactly one acts; after the leader closes, the other acts', async () => {
+    const a = await monitorOn(cfg);
+    const b = await monitorOn(cfg);
+    const [ra, rb] = await Promise.all([a.monitor.tick(), b.monitor.tick()]);
+    expect([ra, rb].filter(Boolean)).toHaveLength(1);
+    const [leader, other] = ra ? [a, b] : [b, a];
+    expect(leader.probe.calls).toBe(1);
+    expect(other.probe.calls).toBe(0); // the follower does not even probe
+    // Leadership is sticky while the leader keeps ticking.
+    for (let i = 0; i < 3; i++) expect(await Promise.all([leader.monitor.tick(), other.monitor.tick()])).toEqual([true, false]);
+    expect(await leader.conns.redis().get(leader.monitor.lock.key)).toBe(leader.monitor.lock.token);
+
+    await leader.monitor.close();
+    expect(await other.monitor.tick()).toBe(true);
+    expect(await other.conns.redis().get(other.monitor.lock.key)).toBe(other.monitor.lock.token);
+    expect(await leader.monitor.tick()).toBe(false); // a closed monitor's lock is gone; the other holds it
+    await other.monitor.close();
+    expect(await other.conns.redis().exists(other.monitor.lock.key)).toBe(0);
+    await res.close(a.conns);
+    await res.close(b.conns);
+  });
+
+  it('two monitors racing on a stop-on-error run: one stop, one rollback, rolled back', async () => {
+    const seed = await cliJson<SeedJson>(shortCfg, ['seed', '--docs', '1200', '--seed', '7', '--tenants', '1', '--json'], { env: ENV });
+    expect(seed.import?.accepted).toBeGreaterThan(1100);
+    const run = await cliJson<RunJson>(shortCfg, ['start', '--stop-on-error', '--batch-size=100', '--json'], { env: ENV });
+    expect(run.shards).toBeGreaterThan(5);
+    const runId = run.run_id;
+    const a = await monitorOn(shortCfg);
+    const b = await monitorOn(shortCfg);
+    const { db } = a.conns;
+    const corrupt = await shardsColl(db).updateOne({ _id: shardId(runId, 3) }, { $set: { manifest: [{ tenant: 'default' }] as never } });
+    expect(corrupt.modifiedCount).toBe(1);
+
+    const worker = res.worker(shortCfg, ENV);
+    await Promise.all([a.monitor.start(), b.monitor.start()]);
+    const final = await pollUntil(
+      async () => {
+        // Extra concurrent ticks on top of both monitors' own loops.
+        const acted = await Promise.all([a.monitor.tick(), b.monitor.tick()]);
+        expect(acted.filter(Boolean).length).toBeLessThanOrEqual(1);
+        const r = await getRun(db, runId);
+        return r.state === 'rolled_back' || r.state === 'failed' ? r : null;
+      },
+      'the run to be rolled back',
+      600_000,
+      50,
+    );
+    expect(final.state, `rollback_error: ${JSON.stringify(final.rollback_error)}\n${res.workerLog(worker).slice(-3000)}`).toBe('rolled_back');
+    expect(final.history.filter((h) => h.to === 'stopping')).toHaveLength(1);
+    expect(final.history.map((h) => h.to)).toEqual(['running', 'stopping', 'rolling_back', 'rolled_back']);
+    expect(final.error?.code).toBe('ERR_PAYLOAD');
+    expect(final.rollback?.remaining).toBe(0);
+    expect(await stamped(db, runId)).toEqual({ edges: 0, tombstones: 0 });
+    expect((await getShard(db, shardId(runId, 3)))?.state).toBe('failed');
+    // One rollback job, completed once.
+    const rq = a.conns.queue(QUEUES.rollback);
+    const job = await rq.getJob(rollbackJobId(runId));
+    expect(await job?.getState()).toBe('completed');
+    expect(job?.attemptsMade).toBe(1);
+    expect(await rq.getJobCounts('waiting', 'delayed', 'active', 'failed')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
+
+    await Promise.all([a.monitor.close(), b.monitor.close()]);
+    await res.stop(worker);
+    expect(exited(worker)).toBe(true);
+    await res.close(a.conns);
+    await res.close(b.conns);
+  }, 900_000);
+
+  it('leaves no process, monitor or connection open', async () => {
+    await res.teardown();
+    expect(res.openChildren()).toEqual([]);
+    expect(res.openConnections()).toBe(0);
+    expect(await noLiveWorkers(shortCfg)).toBe(true);
+  });
+});
