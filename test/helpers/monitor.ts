@@ -7,7 +7,7 @@
 import type { QueueEvents } from 'bullmq';
 import type { Db } from 'mongodb';
 import type { Connections } from '../../core/connections.js';
-import { QUEUES } from '../../core/contract.js';
+import { QUEUES, rollbackJobId } from '../../core/contract.js';
 import { COLL } from '../../core/store/collections.js';
 import { getRun, type RunDoc } from '../../core/store/runs.js';
 import { listShards } from '../../core/store/shards.js';
@@ -95,4 +95,16 @@ export async function stamped(db: Db, runId: string): Promise<{ edges: number; t
     edges: await db.collection(COLL.supersedes).countDocuments({ run_id: runId }),
     tombstones: await db.collection(COLL.tombstones).countDocuments({ run_id: runId }),
   };
+}
+
+/**
+ * Resolves when the run is rolled back, or has failed with its rollback job failed for
+ * good (a run between two rollback attempts is `failed` only for a moment).
+ */
+export async function rollbackSettled(conns: Connections, runId: string): Promise<RunDoc | null> {
+  const run = await getRun(conns.db, runId);
+  if (run.state === 'rolled_back') return run;
+  if (run.state !== 'failed') return null;
+  const job = await conns.queue(QUEUES.rollback).getJob(rollbackJobId(runId));
+  return job && (await job.getState()) === 'failed' ? run : null;
 }

@@ -22,6 +22,8 @@ import {
 const X = rustsecExpected();
 const { cfg, home } = pipelineConfig('dry_run');
 const res = new Resources();
+/** Runs on a loaded FerretDB can take minutes; the default 180 s is too tight. */
+const LONG = 600_000;
 
 let before: Record<string, CollectionSnapshot> | undefined;
 let dry: RunJson | undefined;
@@ -51,7 +53,7 @@ describe('dry run', () => {
     expect(before[COLL.observations]!.count).toBe(X.accepted_documents_after_duplicate_drop);
     expect(before[COLL.supersedes]!.count).toBe(0);
     expect(before[COLL.tombstones]!.count).toBe(0);
-  });
+  }, LONG);
 
   it('start --dry-run --wait reports what a real run would write and writes nothing', async () => {
     expect(before).toBeDefined();
@@ -80,7 +82,7 @@ describe('dry run', () => {
     } finally {
       await res.close(conns);
     }
-  });
+  }, LONG);
 
   it('a real run afterwards writes exactly what the dry run reported', async () => {
     expect(dry).toBeDefined();
@@ -94,7 +96,7 @@ describe('dry run', () => {
     expect(after[COLL.tombstones]!.count).toBe(X.expected_supersedes_edges);
     // The real run touched only the output collections.
     for (const name of [COLL.raw, COLL.observations, COLL.events]) expect(after[name], name).toEqual(before![name]);
-  });
+  }, LONG);
 
   it('leaves no worker process or connection open', async () => {
     expect(res.openChildren()).toEqual([]);

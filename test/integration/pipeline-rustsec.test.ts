@@ -22,6 +22,8 @@ import {
 const X = rustsecExpected();
 const { cfg, home } = pipelineConfig('pipeline_rustsec');
 const res = new Resources();
+/** Runs on a loaded FerretDB can take minutes; the default 180 s is too tight. */
+const LONG = 600_000;
 
 let firstRun: RunJson | undefined;
 let firstDigest: string | undefined;
@@ -53,7 +55,7 @@ describe('pipeline on the rustsec corpus', () => {
     } finally {
       await res.close(conns);
     }
-  });
+  }, LONG);
 
   it('a first run with 2 local workers and --stop-on-error writes exactly the expected edges and tombstones', async () => {
     const r = await cliJson<RunJson>(cfg, ['start', '--wait', '--local-workers=2', '--stop-on-error', '--json']);
@@ -88,7 +90,7 @@ describe('pipeline on the rustsec corpus', () => {
     } finally {
       await res.close(conns);
     }
-  });
+  }, LONG);
 
   it('validate: ok, every expected edge present and no extra, oracle digest, observations untouched', async () => {
     expect(firstRun).toBeDefined();
@@ -109,7 +111,7 @@ describe('pipeline on the rustsec corpus', () => {
     expect(v.report.tombstones).toEqual({ expected: X.expected_supersedes_edges, present: X.expected_supersedes_edges });
     expect(v.report_sha256).toMatch(/^[0-9a-f]{64}$/);
     firstDigest = v.edges.digest;
-  });
+  }, LONG);
 
   it('a second run over the same corpus inserts nothing: every write is an idempotency hit', async () => {
     const r = await cliJson<RunJson>(cfg, ['start', '--wait', '--local-workers=1', '--json']);
@@ -138,7 +140,7 @@ describe('pipeline on the rustsec corpus', () => {
     } finally {
       await res.close(conns);
     }
-  });
+  }, LONG);
 
   it('re-importing the same file accepts nothing: every line is a duplicate', async () => {
     const r = await cliJson<ImportJson>(cfg, ['import', RUSTSEC, '--json']);
@@ -150,7 +152,7 @@ describe('pipeline on the rustsec corpus', () => {
     } finally {
       await res.close(conns);
     }
-  });
+  }, LONG);
 
   it('leaves no worker process or connection open', async () => {
     expect(res.openChildren()).toEqual([]);

@@ -12,6 +12,7 @@ import { getShard, shardsColl, type ShardDoc } from '../../core/store/shards.js'
 import { summarizeRun } from '../../core/store/summary.js';
 import { supersedesForGroups } from '../../core/supersedes.js';
 import { processShard } from '../../workers/shard-processor.js';
+import type { IdDoc } from '../../workers/idempotent-write.js';
 import {
   cliJson,
   driveToEnd,
@@ -75,7 +76,7 @@ describe('resume', () => {
       // Shard 2: the first half of its edges written by this run, then the writer "died".
       const firstHalf = half.edges.slice(0, Math.floor(half.edges.length / 2));
       const stamp = { run_id: runId, created_at: new Date() };
-      await db.collection(COLL.supersedes).insertMany(firstHalf.map(({ _id, ...edge }) => ({ _id, ...edge, ...stamp })));
+      await db.collection<IdDoc>(COLL.supersedes).insertMany(firstHalf.map(({ _id, ...edge }) => ({ _id, ...edge, ...stamp })));
       const halfShard = (await getShard(db, half.s._id)) as ShardDoc;
       expect(halfShard.state).toBe('pending');
 

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, pollUntil, quietLog, runCli, RUSTSEC } from '../helpers/env.js';
 import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type ImportJson, type RunJson } from '../helpers/pipeline.js';
-import { historyStates, stamped } from '../helpers/monitor.js';
+import { historyStates, rollbackSettled, stamped } from '../helpers/monitor.js';
 import { shardId } from '../../core/contract.js';
 import { COLL } from '../../core/store/collections.js';
 import { getRun } from '../../core/store/runs.js';
@@ -86,8 +86,7 @@ describe('stop-on-error and rollback', () => {
     const final = await pollUntil(
       async () => {
         reinsertedSeen = Math.max(reinsertedSeen, (await stamped(db, run2)).edges);
-        const run = await getRun(db, run2);
-        return run.state === 'rolled_back' || run.state === 'failed' ? run : null;
+        return rollbackSettled(conns, run2);
       },
       'the second run to be rolled back',
       800_000,

@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, pollUntil, quietLog } from '../helpers/env.js';
 import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson } from '../helpers/pipeline.js';
-import { FakeProbe, stamped } from '../helpers/monitor.js';
+import { FakeProbe, rollbackSettled, stamped } from '../helpers/monitor.js';
 import type { Config } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
 import { QUEUES, rollbackJobId, shardId } from '../../core/contract.js';
@@ -88,8 +88,7 @@ describe('two monitors', () => {
         // Extra concurrent ticks on top of both monitors' own loops.
         const acted = await Promise.all([a.monitor.tick(), b.monitor.tick()]);
         expect(acted.filter(Boolean).length).toBeLessThanOrEqual(1);
-        const r = await getRun(db, runId);
-        return r.state === 'rolled_back' || r.state === 'failed' ? r : null;
+        return rollbackSettled(a.conns, runId);
       },
       'the run to be rolled back',
       600_000,
