@@ -10,7 +10,7 @@ import { COLL } from '../core/store/collections.js';
 import { getRun, transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
 import { checkManifest, getShard, listShards, shardsColl } from '../core/store/shards.js';
 import { supersedesForGroups } from '../core/supersedes.js';
-import { errorSummary, LnmError } from '../core/errors.js';
+import { errorSummary, LnmError, PayloadError } from '../core/errors.js';
 import type { IdDoc } from './idempotent-write.js';
 
 export interface RollbackResult {
@@ -41,16 +41,32 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatc
     for (const summary of shards) {
       const shard = await getShard(db, summary._id);
       if (!shard) continue;
-      const result = supersedesForGroups(checkManifest(shard));
+      let result;
+      try {
+        result = supersedesForGroups(checkManifest(shard));
+      } catch (err) {
+        // A broken manifest was refused by the worker before any write; the sweep
+        // below still catches anything of the run that is left.
+        if (!(err instanceof PayloadError)) throw err;
+        rlog.warn({ shard: shard.shard, err }, 'rollback: manifest unreadable, left to the run_id sweep');
+        continue;
+      }
       edges += await deleteByIds(db, COLL.supersedes, result.edges.map((e) => e._id), runId, deleteBatch);
       tombstones += await deleteByIds(db, COLL.tombstones, result.tombstones.map((t) => t._id), runId, deleteBatch);
       await shardsColl(db).updateOne({ _id: shard._id }, { $set: { rolled_back: true, updated_at: new Date() } });
       await updateRun(db, runId, { rollback: { edges_removed: edges, tombstones_removed: tombstones, remaining: -1, at: new Date() } });
     }
-    // The proof: a full run_id scan of both collections.
-    const remaining =
+    // The proof: a run_id scan of both collections. Leftovers (a shard whose manifest
+    // could not be read) are swept by run_id, which touches no other run's documents.
+    const count = async () =>
       (await db.collection(COLL.supersedes).countDocuments({ run_id: runId })) +
       (await db.collection(COLL.tombstones).countDocuments({ run_id: runId }));
+    if ((await count()) > 0) {
+      edges += (await db.collection(COLL.supersedes).deleteMany({ run_id: runId })).deletedCount;
+      tombstones += (await db.collection(COLL.tombstones).deleteMany({ run_id: runId })).deletedCount;
+      rlog.warn({ edges_removed: edges, tombstones_removed: tombstones }, 'rollback: swept documents not named by a manifest');
+    }
+    const remaining = await count();
     const rollback = { edges_removed: edges, tombstones_removed: tombstones, remaining, at: new Date() };
     if (remaining > 0) {
       throw new LnmError('ERR_ROLLBACK_INCOMPLETE', `run ${runId}: ${remaining} document(s) of the run remain after rollback`, {
