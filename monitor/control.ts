@@ -90,7 +90,7 @@ export async function stopRun(conns: Connections, runId: string, error: ErrorInf
       reason: error.message,
       error,
     });
-    log.error({ run_id: runId, error }, 'run stopped: rolling back');
+    log.error({ error }, 'run stopped: rolling back');
   }
   await waitDrained(conns, runId, conns.cfg.monitor.pauseGraceMs);
   const rolling = await transitionRun(conns.db, runId, 'rolling_back', { from: ['stopping'], reason: 'in-flight shards settled' });

@@ -103,7 +103,7 @@ export class Monitor {
     } else if (run.state === 'cancelling' && (await waitDrained(this.conns, run._id, 0))) {
       await transitionRun(db, run._id, 'cancelled', { from: ['cancelling'], reason: 'no shard in flight' });
     }
-    await finalizeIfComplete(db, run._id, rlog);
+    await finalizeIfComplete(db, run._id, this.log);
   }
 
   /** Tick every probe interval and on every failed shard job, until `close()`. */

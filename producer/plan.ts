@@ -104,6 +104,6 @@ export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<Plan
   await store(cutter.finish());
   await flush();
   result.corpus_sha256 = bundle.digest('hex');
-  log.info({ run_id: run._id, ...result }, 'planned');
+  log.info(result, 'planned');
   return result;
 }
