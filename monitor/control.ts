@@ -11,6 +11,7 @@ import { getRun, transitionRun, type ErrorInfo, type RunDoc } from '../core/stor
 import type { RunState } from '../core/store/run-status.js';
 import { listShards } from '../core/store/shards.js';
 import { requeuePending } from '../producer/start.js';
+import { RunStateError } from '../core/errors.js';
 
 /** Shard jobs of this run a worker holds right now. */
 export async function activeShardJobs(conns: Connections, runId: string): Promise<number> {
@@ -35,11 +36,19 @@ export async function waitDrained(conns: Connections, runId: string, graceMs: nu
 async function settle(conns: Connections, runId: string, from: RunState, to: RunState, force: boolean): Promise<RunDoc> {
   const drained = await waitDrained(conns, runId, conns.cfg.monitor.pauseGraceMs);
   if (!drained && !force) return getRun(conns.db, runId);
-  return transitionRun(conns.db, runId, to, { from: [from], reason: drained ? 'no shard in flight' : 'forced after grace period' });
+  try {
+    return await transitionRun(conns.db, runId, to, { from: [from], reason: drained ? 'no shard in flight' : 'forced after grace period' });
+  } catch (err) {
+    // The monitor may settle the run first: that is the outcome asked for.
+    const run = await getRun(conns.db, runId);
+    if (err instanceof RunStateError && run.state === to) return run;
+    throw err;
+  }
 }
 
 export async function pauseRun(conns: Connections, runId: string, opts: { force: boolean; reason?: string }): Promise<RunDoc> {
   const run = await getRun(conns.db, runId);
+  if (run.state === 'paused') return run;
   if (run.state !== 'pausing') {
     await transitionRun(conns.db, runId, 'pausing', { from: ['running', 'throttled'], reason: opts.reason ?? 'operator pause' });
   }
@@ -56,6 +65,7 @@ export async function resumeRun(conns: Connections, runId: string, log: Logger):
 
 export async function cancelRun(conns: Connections, runId: string, opts: { force: boolean }): Promise<RunDoc> {
   const run = await getRun(conns.db, runId);
+  if (run.state === 'cancelled') return run;
   if (run.state !== 'cancelling') {
     await transitionRun(conns.db, runId, 'cancelling', { from: ['running', 'pausing', 'paused', 'throttled'], reason: 'operator cancel' });
   }
@@ -92,7 +102,12 @@ export async function stopRun(conns: Connections, runId: string, error: ErrorInf
     });
     log.error({ error }, 'run stopped: rolling back');
   }
-  await waitDrained(conns, runId, conns.cfg.monitor.pauseGraceMs);
+  // Never roll back under a shard still writing: stay in `stopping`; the monitor's next
+  // tick calls this again (a dead worker's shard is released when its lock expires).
+  if (!(await waitDrained(conns, runId, conns.cfg.monitor.pauseGraceMs))) {
+    log.warn('stopping: shards still in flight; rollback waits for them');
+    return getRun(conns.db, runId);
+  }
   const rolling = await transitionRun(conns.db, runId, 'rolling_back', { from: ['stopping'], reason: 'in-flight shards settled' });
   await enqueueRollback(conns, runId, error.code);
   return rolling;

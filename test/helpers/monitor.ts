@@ -6,7 +6,8 @@
  */
 import type { QueueEvents } from 'bullmq';
 import type { Db } from 'mongodb';
-import type { Connections } from '../../core/connections.js';
+import type { Config } from '../../core/config.js';
+import { Connections } from '../../core/connections.js';
 import { QUEUES, rollbackJobId } from '../../core/contract.js';
 import { COLL } from '../../core/store/collections.js';
 import { getRun, type RunDoc } from '../../core/store/runs.js';
@@ -19,8 +20,11 @@ import type { Probe } from '../../monitor/probes.js';
 export class FakeProbe {
   lagS = 0;
   calls = 0;
+  /** When each sample was taken and the lag it reported. */
+  readonly log: Array<{ at: number; lagS: number }> = [];
   readonly probe: Probe = async (): Promise<ProbeSample> => {
     this.calls++;
+    this.log.push({ at: Date.now(), lagS: this.lagS });
     return { at: Date.now(), lag: { available: true, seconds: this.lagS }, opsPerS: null, cpuPct: null };
   };
 }
@@ -107,4 +111,14 @@ export async function rollbackSettled(conns: Connections, runId: string): Promis
   if (run.state !== 'failed') return null;
   const job = await conns.queue(QUEUES.rollback).getJob(rollbackJobId(runId));
   return job && (await job.getState()) === 'failed' ? run : null;
+}
+
+/** Whether some monitor holds the deployment's leader lock (a closed monitor released it). */
+export async function leaderLockHeld(cfg: Config): Promise<boolean> {
+  const conns = await Connections.open(cfg);
+  try {
+    return (await conns.redis().exists(`${cfg.queuePrefix}:monitor:leader`)) === 1;
+  } finally {
+    await conns.close();
+  }
 }

@@ -6,11 +6,10 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, pollUntil, quietLog } from '../helpers/env.js';
 import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson } from '../helpers/pipeline.js';
-import { FakeProbe, rollbackSettled, stamped } from '../helpers/monitor.js';
+import { FakeProbe, leaderLockHeld, rollbackSettled, stamped } from '../helpers/monitor.js';
 import type { Config } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
 import { QUEUES, rollbackJobId, shardId } from '../../core/contract.js';
-import { getRun } from '../../core/store/runs.js';
 import { getShard, shardsColl } from '../../core/store/shards.js';
 import { Monitor } from '../../monitor/monitor.js';
 
@@ -116,9 +115,10 @@ describe('two monitors', () => {
   }, 900_000);
 
   it('leaves no process, monitor or connection open', async () => {
-    await res.teardown();
     expect(res.openChildren()).toEqual([]);
     expect(res.openConnections()).toBe(0);
+    expect(await leaderLockHeld(cfg)).toBe(false);
+    expect(await leaderLockHeld(shortCfg)).toBe(false);
     expect(await noLiveWorkers(shortCfg)).toBe(true);
   });
 });
