@@ -122,3 +122,13 @@ export async function leaderLockHeld(cfg: Config): Promise<boolean> {
     await conns.close();
   }
 }
+
+/** Short intervals and few retries, so monitor tests react in well under a second. */
+export const FAST_MONITOR_ENV = {
+  LNM_PROBE_INTERVAL_MS: '200',
+  LNM_POLL_INTERVAL_MS: '100',
+  LNM_PAUSE_GRACE_MS: '5000',
+  LNM_JOB_ATTEMPTS: '2',
+  LNM_JOB_BACKOFF_MS: '100',
+  LNM_WORKER_CONCURRENCY: '1',
+} as const;

@@ -8,20 +8,16 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { cleanup, pollUntil } from '../helpers/env.js';
 import { cliJson, driveToEnd, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson, type ValidateJson } from '../helpers/pipeline.js';
-import { DelayedCounter, lastEntry, runJobs, shardSnap, type ShardSnap } from '../helpers/monitor.js';
+import { DelayedCounter, FAST_MONITOR_ENV, lastEntry, runJobs, shardSnap, type ShardSnap } from '../helpers/monitor.js';
 import type { Connections } from '../../core/connections.js';
 import { QUEUES } from '../../core/contract.js';
 import { getRun } from '../../core/store/runs.js';
 import { listShards } from '../../core/store/shards.js';
 
 const ENV = {
-  LNM_PROBE_INTERVAL_MS: '200',
-  LNM_POLL_INTERVAL_MS: '100',
+  ...FAST_MONITOR_ENV,
   // Longer than one shard takes on a slow server: a pause must settle, not time out.
   LNM_PAUSE_GRACE_MS: '120000',
-  LNM_JOB_ATTEMPTS: '2',
-  LNM_JOB_BACKOFF_MS: '100',
-  LNM_WORKER_CONCURRENCY: '1',
 };
 const { cfg, home } = pipelineConfig('pause_resume', ENV);
 const res = new Resources();

@@ -7,7 +7,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, pollUntil, quietLog, runCli, RUSTSEC } from '../helpers/env.js';
 import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type ImportJson, type RunJson } from '../helpers/pipeline.js';
-import { historyStates, leaderLockHeld, rollbackSettled, stamped } from '../helpers/monitor.js';
+import { historyStates, leaderLockHeld, rollbackSettled, stamped, FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import { shardId } from '../../core/contract.js';
 import { COLL } from '../../core/store/collections.js';
 import { getRun } from '../../core/store/runs.js';
@@ -15,12 +15,7 @@ import { getShard, listShards, shardsColl } from '../../core/store/shards.js';
 import { Monitor } from '../../monitor/monitor.js';
 
 const ENV = {
-  LNM_PROBE_INTERVAL_MS: '200',
-  LNM_POLL_INTERVAL_MS: '100',
-  LNM_PAUSE_GRACE_MS: '5000',
-  LNM_JOB_ATTEMPTS: '2',
-  LNM_JOB_BACKOFF_MS: '100',
-  LNM_WORKER_CONCURRENCY: '1',
+  ...FAST_MONITOR_ENV,
 };
 const { cfg, home } = pipelineConfig('stop_on_error', ENV);
 const res = new Resources();

@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { cleanup, pollUntil, quietLog } from '../helpers/env.js';
 import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson } from '../helpers/pipeline.js';
-import { DelayedCounter, FakeProbe, lastEntry, runJobs, shardSnap, WebhookSink, type ShardSnap } from '../helpers/monitor.js';
+import { DelayedCounter, FakeProbe, lastEntry, runJobs, shardSnap, WebhookSink, type ShardSnap, FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import type { Connections } from '../../core/connections.js';
 import { QUEUES } from '../../core/contract.js';
 import { getRun } from '../../core/store/runs.js';
@@ -17,12 +17,7 @@ import { Alerter } from '../../monitor/alerts.js';
 import { Monitor } from '../../monitor/monitor.js';
 
 const ENV = {
-  LNM_PROBE_INTERVAL_MS: '200',
-  LNM_POLL_INTERVAL_MS: '100',
-  LNM_PAUSE_GRACE_MS: '5000',
-  LNM_JOB_ATTEMPTS: '2',
-  LNM_JOB_BACKOFF_MS: '100',
-  LNM_WORKER_CONCURRENCY: '1',
+  ...FAST_MONITOR_ENV,
   LNM_LAG_THROTTLE_S: '5',
   LNM_LAG_RESUME_S: '2',
   LNM_ALERT_LAG_S: '60',

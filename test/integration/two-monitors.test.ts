@@ -6,7 +6,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { cleanup, pollUntil, quietLog } from '../helpers/env.js';
 import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson } from '../helpers/pipeline.js';
-import { FakeProbe, leaderLockHeld, rollbackSettled, stamped } from '../helpers/monitor.js';
+import { FakeProbe, leaderLockHeld, rollbackSettled, stamped, FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import type { Config } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
 import { QUEUES, rollbackJobId, shardId } from '../../core/contract.js';
@@ -14,12 +14,7 @@ import { getShard, shardsColl } from '../../core/store/shards.js';
 import { Monitor } from '../../monitor/monitor.js';
 
 const ENV = {
-  LNM_PROBE_INTERVAL_MS: '200',
-  LNM_POLL_INTERVAL_MS: '100',
-  LNM_PAUSE_GRACE_MS: '5000',
-  LNM_JOB_ATTEMPTS: '2',
-  LNM_JOB_BACKOFF_MS: '100',
-  LNM_WORKER_CONCURRENCY: '1',
+  ...FAST_MONITOR_ENV,
 };
 const { cfg, home } = pipelineConfig('two_monitors', ENV);
 // A short lock: a tick that outlives it (stopRun waits for in-flight shards) lets the
