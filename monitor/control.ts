@@ -9,7 +9,7 @@ import type { Connections } from '../core/connections.js';
 import { QUEUES, rollbackJobId, type RollbackJob } from '../core/contract.js';
 import { getRun, transitionRun, type ErrorInfo, type RunDoc } from '../core/store/runs.js';
 import type { RunState } from '../core/store/run-status.js';
-import { listShards } from '../core/store/shards.js';
+import { listShards, shardsColl } from '../core/store/shards.js';
 import { requeuePending } from '../producer/start.js';
 import { RunStateError } from '../core/errors.js';
 
@@ -57,6 +57,13 @@ export async function pauseRun(conns: Connections, runId: string, opts: { force:
 
 export async function resumeRun(conns: Connections, runId: string, log: Logger): Promise<RunDoc> {
   const run = await getRun(conns.db, runId);
+  if (run.state === 'failed') {
+    // Failed shards get another chance; without this the run would settle as failed at once.
+    await shardsColl(conns.db).updateMany(
+      { run_id: runId, state: 'failed' },
+      { $set: { state: 'pending', updated_at: new Date() }, $unset: { error: '', counts: '' } },
+    );
+  }
   const updated = await transitionRun(conns.db, runId, 'running', { from: ['paused', 'pausing', 'cancelled', 'failed'], reason: 'operator resume' });
   // Deferred jobs come back by themselves; withdrawn or failed ones are enqueued again.
   if (run.state === 'cancelled' || run.state === 'failed') await requeuePending(conns, runId, log);
@@ -108,9 +115,15 @@ export async function stopRun(conns: Connections, runId: string, error: ErrorInf
     log.warn('stopping: shards still in flight; rollback waits for them');
     return getRun(conns.db, runId);
   }
-  const rolling = await transitionRun(conns.db, runId, 'rolling_back', { from: ['stopping'], reason: 'in-flight shards settled' });
+  // Enqueue first: a crash between the two steps must not leave a run with no rollback job
+  // (the rollback worker accepts a run still in `stopping`).
   await enqueueRollback(conns, runId, error.code);
-  return rolling;
+  try {
+    return await transitionRun(conns.db, runId, 'rolling_back', { from: ['stopping'], reason: 'in-flight shards settled' });
+  } catch (err) {
+    if (err instanceof RunStateError) return getRun(conns.db, runId); // the rollback worker moved first
+    throw err;
+  }
 }
 
 export function stopError(code: string, message: string): ErrorInfo {

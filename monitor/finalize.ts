@@ -6,7 +6,7 @@
  */
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
-import { RunStateError } from '../core/errors.js';
+import { errorSummary, RunStateError } from '../core/errors.js';
 import { listShards } from '../core/store/shards.js';
 import { transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
 import { summarizeRun, type RunSummary } from '../core/store/summary.js';
@@ -20,6 +20,8 @@ export async function finalizeIfComplete(db: Db, runId: string, log: Logger): Pr
   const summary = await summarizeRun(db, runId);
   if (summary.run.state !== 'running' || !allSettled(summary)) return null;
   const rlog = log.child({ run_id: runId });
+  // Under --stop-on-error a failure or violation belongs to the monitor: stop and roll back.
+  if (summary.run.stop_on_error && (summary.shards.failed > 0 || summary.counts.violations > 0)) return null;
   try {
     if (summary.shards.failed > 0) {
       const first = (await listShards(db, runId)).filter((s) => s.state === 'failed').sort((a, b) => a.shard - b.shard)[0];
@@ -40,7 +42,18 @@ export async function finalizeIfComplete(db: Db, runId: string, log: Logger): Pr
     if (err instanceof RunStateError) return null; // another process finalized it
     throw err;
   }
-  const { report, report_sha256 } = await validateRun(db, runId);
+  let validation;
+  try {
+    validation = await validateRun(db, runId);
+  } catch (err) {
+    rlog.error({ err }, 'validation could not run');
+    return transitionRun(db, runId, 'failed', {
+      reason: 'validation could not run; run `lnm-backfill validate` once the cause is fixed',
+      set: { finished_at: new Date() },
+      error: { ...errorSummary(err), at: new Date() },
+    });
+  }
+  const { report, report_sha256 } = validation;
   await updateRun(db, runId, { report: { ok: report.ok, sha256: report_sha256 } });
   rlog.info({ ok: report.ok, report_sha256, edges: report.edges.present }, 'run validated');
   return transitionRun(db, runId, report.ok ? 'succeeded' : 'failed', {

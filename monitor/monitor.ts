@@ -8,9 +8,10 @@
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
 import { QUEUES } from '../core/contract.js';
-import { errorSummary, RunStateError } from '../core/errors.js';
+import { errorSummary, LnmError, RunStateError } from '../core/errors.js';
 import { runsColl, transitionRun, type RunDoc } from '../core/store/runs.js';
-import { listShards } from '../core/store/shards.js';
+import { getShard, listShards } from '../core/store/shards.js';
+import { markShardFailed } from '../workers/shard-processor.js';
 import { summarizeRun } from '../core/store/summary.js';
 import { Alerter } from './alerts.js';
 import { waitDrained, stopRun, stopError } from './control.js';
@@ -109,7 +110,9 @@ export class Monitor {
   /** Tick every probe interval and on every failed shard job, until `close()`. */
   async start(): Promise<void> {
     const events = this.conns.queueEvents(QUEUES.shards);
-    events.on('failed', () => this.kick());
+    events.on('failed', ({ jobId, failedReason }) => {
+      void this.checkpointFailedJob(jobId, failedReason).finally(() => this.kick());
+    });
     await events.waitUntilReady();
     const loop = () => {
       if (this.closed) return;
@@ -117,6 +120,21 @@ export class Monitor {
       this.timer = setTimeout(loop, this.conns.cfg.monitor.probeIntervalMs);
     };
     loop();
+  }
+
+  /**
+   * A job BullMQ failed for good without the processor recording it (stalled too often,
+   * a worker killed on the last attempt): mark its shard failed so the run can settle.
+   */
+  private async checkpointFailedJob(jobId: string, reason: string): Promise<void> {
+    try {
+      const job = await this.conns.queue(QUEUES.shards).getJob(jobId);
+      if (!job || !(await job.isFailed())) return;
+      const shard = await getShard(this.conns.db, jobId);
+      if (shard?.state === 'pending') await markShardFailed(this.conns.db, jobId, new LnmError('ERR_JOB_FAILED', reason, { path: `backfill_shards/${jobId}` }));
+    } catch (err) {
+      this.log.error({ err, job_id: jobId }, 'could not checkpoint a failed job');
+    }
   }
 
   /** Run a tick now (coalesced with one in progress). */

@@ -69,8 +69,14 @@ export async function startRun(conns: Connections, opts: StartOptions, log: Logg
     shards_total: planned.shards,
     snapshot: { docs: planned.docs, advisories: planned.advisories, corpus_sha256: planned.corpus_sha256 },
   });
+  try {
+    // Jobs first (workers defer them while the run is `planned`), then the switch.
+    await enqueue(conns, runId, Array.from({ length: planned.shards }, (_, i) => i));
+  } catch (err) {
+    await transitionRun(db, runId, 'failed', { reason: 'enqueueing failed', error: { ...errorSummary(err), at: new Date() } });
+    throw err;
+  }
   await transitionRun(db, runId, 'running', { reason: 'planned and enqueued', set: { started_at: new Date() } });
-  await enqueue(conns, runId, Array.from({ length: planned.shards }, (_, i) => i));
   rlog.info({ shards: planned.shards, docs: planned.docs }, 'run started');
   return getRun(db, runId);
 }

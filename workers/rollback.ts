@@ -53,8 +53,9 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatc
       }
       edges += await deleteByIds(db, COLL.supersedes, result.edges.map((e) => e._id), runId, deleteBatch);
       tombstones += await deleteByIds(db, COLL.tombstones, result.tombstones.map((t) => t._id), runId, deleteBatch);
-      await shardsColl(db).updateOne({ _id: shard._id }, { $set: { rolled_back: true, updated_at: new Date() } });
+      // Counters before the shard's flag: a crash in between recounts nothing twice or never.
       await updateRun(db, runId, { rollback: { edges_removed: edges, tombstones_removed: tombstones, remaining: -1, at: new Date() } });
+      await shardsColl(db).updateOne({ _id: shard._id }, { $set: { rolled_back: true, updated_at: new Date() } });
     }
     // The proof: a run_id scan of both collections. Leftovers (a shard whose manifest
     // could not be read) are swept by run_id, which touches no other run's documents.
@@ -79,12 +80,16 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatc
     return { run_id: runId, edges_removed: edges, tombstones_removed: tombstones, remaining: 0 };
   } catch (err) {
     rlog.error({ err }, 'rollback failed');
-    const current = await getRun(db, runId);
-    if (current.state === 'rolling_back') {
-      await transitionRun(db, runId, 'failed', {
-        reason: 'rollback failed',
-        set: { rollback_error: { ...errorSummary(err), at: new Date() } },
-      });
+    try {
+      const current = await getRun(db, runId);
+      if (current.state === 'rolling_back') {
+        await transitionRun(db, runId, 'failed', {
+          reason: 'rollback failed',
+          set: { rollback_error: { ...errorSummary(err), at: new Date() } },
+        });
+      }
+    } catch (recordErr) {
+      rlog.error({ err: recordErr }, 'could not record the rollback failure on the run');
     }
     throw err;
   }

@@ -10,7 +10,7 @@ import { COLL } from '../core/store/collections.js';
 import { getRun, type RunDoc } from '../core/store/runs.js';
 import { checkManifest, getShard, shardsColl, type ShardCounts } from '../core/store/shards.js';
 import { rawIdKey, supersedesForGroups, type Edge, type Tombstone } from '../core/supersedes.js';
-import { errorSummary, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
+import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
 import { IdempotentWriter, type IdDoc, type WriteTally } from './idempotent-write.js';
 
 export type ShardOutcome =
@@ -92,9 +92,12 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     return { action: 'done', counts };
   } catch (err) {
     if (err instanceof ViolationError) throw err;
-    const last = ctx.attempt >= ctx.maxAttempts || (err instanceof PayloadError);
+    const last = ctx.attempt >= ctx.maxAttempts || isUnrecoverable(err);
     log[last ? 'error' : 'warn']({ err, attempt: ctx.attempt, max_attempts: ctx.maxAttempts }, last ? 'shard failed' : 'shard attempt failed; will retry');
-    if (last) await markShardFailed(db, id, err);
+    if (last) {
+      // Checkpoint the failure; if that write fails too, the original error still wins.
+      await markShardFailed(db, id, err).catch((e: unknown) => log.error({ err: e }, 'could not checkpoint the shard failure'));
+    }
     throw err;
   }
 }
