@@ -82,7 +82,5 @@ export function isRunState(v: unknown): v is RunState {
   return typeof v === 'string' && (RUN_STATES as readonly string[]).includes(v);
 }
 
-/** States in which workers may process the run's shards. */
-export const ACTIVE_STATES: readonly RunState[] = ['running', 'pausing', 'throttled'];
 /** States after which nothing more happens without an operator. */
 export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'failed', 'rolled_back', 'cancelled'];
