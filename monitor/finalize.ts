@@ -7,7 +7,7 @@
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { errorSummary, RunStateError } from '../core/errors.js';
-import { listShards } from '../core/store/shards.js';
+import { firstShardError } from '../core/store/shards.js';
 import { transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
 import { summarizeRun, type RunSummary } from '../core/store/summary.js';
 import { validateRun } from './validate.js';
@@ -24,12 +24,12 @@ export async function finalizeIfComplete(db: Db, runId: string, log: Logger): Pr
   if (summary.run.stop_on_error && (summary.shards.failed > 0 || summary.counts.violations > 0)) return null;
   try {
     if (summary.shards.failed > 0) {
-      const first = (await listShards(db, runId)).filter((s) => s.state === 'failed').sort((a, b) => a.shard - b.shard)[0];
+      const first = await firstShardError(db, runId);
       return await transitionRun(db, runId, 'failed', {
         from: ['running'],
         reason: `${summary.shards.failed} shard(s) failed`,
         set: { counters: summary.counts, finished_at: new Date() },
-        ...(first?.error ? { error: first.error } : {}),
+        ...(first ? { error: first } : {}),
       });
     }
     if (summary.run.dry_run) {

@@ -10,7 +10,7 @@ import type { Connections } from '../core/connections.js';
 import { QUEUES } from '../core/contract.js';
 import { errorSummary, LnmError, RunStateError } from '../core/errors.js';
 import { runsColl, transitionRun, type RunDoc } from '../core/store/runs.js';
-import { getShard, listShards } from '../core/store/shards.js';
+import { firstShardError, getShard } from '../core/store/shards.js';
 import { markShardFailed } from '../workers/shard-processor.js';
 import { summarizeRun } from '../core/store/summary.js';
 import { Alerter } from './alerts.js';
@@ -76,8 +76,7 @@ export class Monitor {
     if (run.state !== 'cancelling') {
       const d = decideStop(cfg.monitor, run, { settled: s.shards.done + s.shards.failed, failed: s.shards.failed, violations: s.counts.violations });
       if (d.stop) {
-        const failed = (await listShards(db, run._id)).filter((x) => x.error).sort((a, b) => a.shard - b.shard)[0];
-        const error = failed?.error ?? stopError(d.code ?? 'ERR_STOP', d.reason ?? 'stop requested');
+        const error = (await firstShardError(db, run._id)) ?? stopError(d.code ?? 'ERR_STOP', d.reason ?? 'stop requested');
         rlog.error({ code: d.code, reason: d.reason, first_error: error }, 'stopping run');
         await stopRun(this.conns, run._id, error, rlog);
         return;

@@ -54,6 +54,12 @@ export async function listShards(db: Db, runId: string): Promise<ShardSummary[]>
     .toArray() as Promise<ShardSummary[]>;
 }
 
+/** The error of the lowest-numbered shard that has one: the run's original error. */
+export async function firstShardError(db: Db, runId: string): Promise<ErrorInfo | undefined> {
+  const failed = (await listShards(db, runId)).filter((s) => s.error).sort((a, b) => a.shard - b.shard);
+  return failed[0]?.error;
+}
+
 export function emptyCounts(): ShardCounts {
   return { docs: 0, advisories: 0, edges_inserted: 0, tombstones_inserted: 0, idempotent_hits: 0, write_attempts: 0, violations: 0, errors: 0 };
 }
