@@ -17,7 +17,7 @@ ENV NODE_ENV=production
 COPY --from=build /app/node_modules node_modules
 COPY --from=build /app/dist dist
 COPY --from=build /app/package.json package.json
-COPY test/fixtures test/fixtures
+COPY data data
 USER node
 ENTRYPOINT ["node", "dist/bin/lnm-backfill.js"]
 CMD ["--help"]

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { childEnv, loadConfig } from '../core/config.js';
 import { Connections } from '../core/connections.js';
 import { QUEUES } from '../core/contract.js';
-import { servicesUp } from '../core/services.js';
+import { servicesUp } from '../core/services/services.js';
 
 const CLI = fileURLToPath(new URL('../bin/lnm-backfill.js', import.meta.url));
 

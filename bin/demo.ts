@@ -10,12 +10,12 @@ import { Connections } from '../core/connections.js';
 import { QUEUES } from '../core/contract.js';
 import { COLL } from '../core/store/collections.js';
 import { edgeDigest, edgeLine } from '../core/supersedes.js';
-import { servicesUp } from '../core/services.js';
+import { servicesUp } from '../core/services/services.js';
 import { importCorpus } from '../producer/import.js';
 import { cmdSeed } from './seed-command.js';
 import { cmdStart, cmdValidate, runResult } from './run-commands.js';
 
-const FIXTURE = fileURLToPath(new URL('../../test/fixtures/rustsec/', import.meta.url));
+const FIXTURE = fileURLToPath(new URL('../../data/rustsec/', import.meta.url));
 const SYNTHETIC_DOCS = 20_000;
 
 async function tenantDigest(conns: Connections, tenant: string): Promise<{ edges: number; digest: string }> {

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, type Config } from '../core/config.js';
 import { createLogger, type Logger } from '../core/logger.js';
 import { ConfigError, errorSummary, LnmError } from '../core/errors.js';
-import { servicesDown, servicesStatus, servicesUp } from '../core/services.js';
+import { servicesDown, servicesStatus, servicesUp } from '../core/services/services.js';
 import { Connections } from '../core/connections.js';
 import { importCorpus } from '../producer/import.js';
 import { cmdStart, cmdStatus, cmdValidate, cmdWorker, runResult } from './run-commands.js';

@@ -9,6 +9,16 @@ import { createHash } from 'node:crypto';
 /** A raw document's `_id`, opaque here (string or ObjectId). */
 export type RawId = unknown;
 
+/** One raw document as the planner sees it: its identity fields only. */
+export interface IdentityRow {
+  raw_id: RawId;
+  tenant: string;
+  vendor: string;
+  upstream_id: string;
+  fetched_at: Date;
+  content_hash: string;
+}
+
 export interface Revision {
   raw_id: RawId;
   fetched_at: Date;

@@ -3,34 +3,14 @@
  * The run state is the switch every worker reads before it starts a shard; the queue
  * is brought in line (jobs withdrawn on cancel, rollback job enqueued on stop).
  */
-import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
-import { QUEUES, rollbackJobId, type RollbackJob } from '../core/contract.js';
+import { QUEUES } from '../core/contract.js';
+import { enqueueRollback, requeuePending, waitDrained } from '../core/jobs.js';
 import { getRun, transitionRun, type ErrorInfo, type RunDoc } from '../core/store/runs.js';
 import type { RunState } from '../core/store/run-status.js';
 import { listShards, shardsColl } from '../core/store/shards.js';
-import { requeuePending } from '../producer/start.js';
 import { RunStateError } from '../core/errors.js';
-
-/** Shard jobs of this run a worker holds right now. */
-export async function activeShardJobs(conns: Connections, runId: string): Promise<number> {
-  const active = await conns.queue(QUEUES.shards).getActive();
-  return active.filter((j) => (j.data as { run_id?: string } | undefined)?.run_id === runId).length;
-}
-
-/**
- * Wait until no shard of the run is in flight (workers finish or defer), up to
- * `graceMs`; true when drained.
- */
-export async function waitDrained(conns: Connections, runId: string, graceMs: number): Promise<boolean> {
-  const deadline = Date.now() + graceMs;
-  for (;;) {
-    if ((await activeShardJobs(conns, runId)) === 0) return true;
-    if (Date.now() >= deadline) return false;
-    await delay(Math.min(250, conns.cfg.pollIntervalMs));
-  }
-}
 
 /** Settle a `pausing`/`cancelling` run once drained, or by force after the grace period. */
 async function settle(conns: Connections, runId: string, from: RunState, to: RunState, force: boolean): Promise<RunDoc> {
@@ -85,14 +65,6 @@ export async function cancelRun(conns: Connections, runId: string, opts: { force
     if (state === 'waiting' || state === 'delayed' || state === 'prioritized') await job.remove().catch(() => undefined);
   }
   return settle(conns, runId, 'cancelling', 'cancelled', opts.force);
-}
-
-export async function enqueueRollback(conns: Connections, runId: string, reason: string): Promise<void> {
-  const data: RollbackJob = { run_id: runId, reason };
-  const queue = conns.queue(QUEUES.rollback);
-  const existing = await queue.getJob(rollbackJobId(runId));
-  if (existing && (await existing.isFailed())) await existing.remove();
-  await queue.add('rollback', data, { jobId: rollbackJobId(runId), attempts: conns.cfg.jobAttempts, backoff: { type: 'exponential', delay: conns.cfg.jobBackoffMs } });
 }
 
 /**

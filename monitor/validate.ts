@@ -10,7 +10,7 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { COLL } from '../core/store/collections.js';
 import { summarizeRun } from '../core/store/summary.js';
 import { edgeDigest, edgeLine, supersedesForAdvisory, type AdvisoryGroup } from '../core/supersedes.js';
-import { bundleLines, identityCursor, identityRow } from '../producer/plan.js';
+import { bundleLines, identityCursor, identityRow } from '../core/store/corpus-scan.js';
 
 const SAMPLE = 10;
 

@@ -11,7 +11,7 @@ import { createGunzip } from 'node:zlib';
 import { MongoBulkWriteError, type Db, type Document } from 'mongodb';
 import type { Logger } from 'pino';
 import { checkRawDocument, type RawDocument } from '../core/aoc-guard.js';
-import { escapeKeys } from '../core/key-escape.js';
+import { escapeKeys } from '../core/store/key-escape.js';
 import { COLL, ensureIndexes } from '../core/store/collections.js';
 import { sha256Hex } from '../core/supersedes.js';
 import { InputError } from '../core/errors.js';

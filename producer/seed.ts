@@ -1,6 +1,6 @@
 /**
  * Synthetic corpus generator, in the exact line format of the rustsec fixture
- * (test/fixtures/rustsec/README.md): `tenant`, `source`, `upstream`, `identifiers`,
+ * (data/rustsec/README.md): `tenant`, `source`, `upstream`, `identifiers`,
  * `content: { format, raw }`. Deterministic for a seed (own PRNG, no clock); streams
  * one advisory at a time, so memory is constant. `content_hash` is `sha256:` + hex of
  * the generated upstream bytes, i.e. `JSON.stringify(content.raw)` in UTF-8.

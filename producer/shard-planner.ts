@@ -4,17 +4,8 @@
  * at most `batchSize` documents each; an advisory larger than the batch gets a shard
  * of its own. Memory is bounded by one shard plus one advisory.
  */
-import type { AdvisoryGroup, RawId } from '../core/supersedes.js';
+import type { AdvisoryGroup, IdentityRow } from '../core/supersedes.js';
 import { PayloadError } from '../core/errors.js';
-
-export interface IdentityRow {
-  raw_id: RawId;
-  tenant: string;
-  vendor: string;
-  upstream_id: string;
-  fetched_at: Date;
-  content_hash: string;
-}
 
 export interface PlannedShard {
   index: number;

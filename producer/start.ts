@@ -1,11 +1,10 @@
 /** `start`: record the run, plan its shards, enqueue one job per shard. */
 import type { Logger } from 'pino';
-import type { JobsOptions } from 'bullmq';
 import type { Connections } from '../core/connections.js';
-import { QUEUES, newRunId, shardId, type ShardJob } from '../core/contract.js';
+import { newRunId } from '../core/contract.js';
+import { enqueueShards } from '../core/jobs.js';
 import { COLL, ensureIndexes } from '../core/store/collections.js';
 import { createRun, getRun, transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
-import { listShards } from '../core/store/shards.js';
 import { errorSummary } from '../core/errors.js';
 import { planShards } from './plan.js';
 
@@ -15,29 +14,6 @@ export interface StartOptions {
   stopOnError: boolean;
   tenant: string | null;
   commandLine: string[];
-}
-
-export function jobOptions(conns: Connections, runId: string, shard: number): JobsOptions {
-  return {
-    jobId: shardId(runId, shard),
-    attempts: conns.cfg.jobAttempts,
-    backoff: { type: 'exponential', delay: conns.cfg.jobBackoffMs },
-    removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
-    removeOnFail: { age: 30 * 24 * 3600 },
-  };
-}
-
-async function enqueue(conns: Connections, runId: string, shards: number[]): Promise<void> {
-  const queue = conns.queue(QUEUES.shards);
-  for (let i = 0; i < shards.length; i += 500) {
-    await queue.addBulk(
-      shards.slice(i, i + 500).map((shard) => ({
-        name: 'shard',
-        data: { run_id: runId, shard } satisfies ShardJob,
-        opts: jobOptions(conns, runId, shard),
-      })),
-    );
-  }
 }
 
 export async function startRun(conns: Connections, opts: StartOptions, log: Logger): Promise<RunDoc> {
@@ -71,7 +47,7 @@ export async function startRun(conns: Connections, opts: StartOptions, log: Logg
   });
   try {
     // Jobs first (workers defer them while the run is `planned`), then the switch.
-    await enqueue(conns, runId, Array.from({ length: planned.shards }, (_, i) => i));
+    await enqueueShards(conns, runId, Array.from({ length: planned.shards }, (_, i) => i));
   } catch (err) {
     await transitionRun(db, runId, 'failed', { reason: 'enqueueing failed', error: { ...errorSummary(err), at: new Date() } });
     throw err;
@@ -79,27 +55,4 @@ export async function startRun(conns: Connections, opts: StartOptions, log: Logg
   await transitionRun(db, runId, 'running', { reason: 'planned and enqueued', set: { started_at: new Date() } });
   rlog.info({ shards: planned.shards, docs: planned.docs }, 'run started');
   return getRun(db, runId);
-}
-
-/**
- * Put every shard that is not done back on the queue (after a cancel, a failure or a
- * lost queue). Job ids are deterministic: a job still waiting is left alone, a
- * finished one is removed and added again.
- */
-export async function requeuePending(conns: Connections, runId: string, log: Logger): Promise<number> {
-  const queue = conns.queue(QUEUES.shards);
-  const todo: number[] = [];
-  for (const s of await listShards(conns.db, runId)) {
-    if (s.state === 'done') continue;
-    const job = await queue.getJob(s._id);
-    if (job) {
-      const state = await job.getState();
-      if (state === 'waiting' || state === 'delayed' || state === 'active' || state === 'prioritized') continue;
-      await job.remove();
-    }
-    todo.push(s.shard);
-  }
-  await enqueue(conns, runId, todo);
-  log.info({ run_id: runId, requeued: todo.length }, 'pending shards requeued');
-  return todo.length;
 }

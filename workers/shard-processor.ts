@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import { shardId, type ShardJob } from '../core/contract.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun, type RunDoc } from '../core/store/runs.js';
-import { checkManifest, getShard, shardsColl, type ShardCounts } from '../core/store/shards.js';
+import { checkManifest, getShard, markShardFailed, shardsColl, type ShardCounts } from '../core/store/shards.js';
 import { rawIdKey, supersedesForGroups, type Edge, type Tombstone } from '../core/supersedes.js';
 import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
 import { IdempotentWriter, type IdDoc, type WriteTally } from './idempotent-write.js';
@@ -100,15 +100,4 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     }
     throw err;
   }
-}
-
-/** Checkpoint a shard's final failure (the error is kept with its code and path). */
-export async function markShardFailed(db: Db, id: string, err: unknown): Promise<void> {
-  await shardsColl(db).updateOne(
-    { _id: id },
-    {
-      $set: { state: 'failed', error: { ...errorSummary(err), at: new Date() }, updated_at: new Date(), 'counts.errors': 1 },
-      $inc: { attempts: 1 },
-    },
-  );
 }

@@ -2,7 +2,7 @@
 import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
 import type { AdvisoryGroup } from '../supersedes.js';
-import { PayloadError } from '../errors.js';
+import { errorSummary, PayloadError } from '../errors.js';
 import type { ErrorInfo } from './runs.js';
 
 export type ShardState = 'pending' | 'done' | 'failed';
@@ -89,4 +89,15 @@ export function checkManifest(shard: ShardDoc): AdvisoryGroup[] {
     });
   });
   return shard.manifest;
+}
+
+/** Checkpoint a shard's final failure (the error is kept with its code and path). */
+export async function markShardFailed(db: Db, id: string, err: unknown): Promise<void> {
+  await shardsColl(db).updateOne(
+    { _id: id },
+    {
+      $set: { state: 'failed', error: { ...errorSummary(err), at: new Date() }, updated_at: new Date(), 'counts.errors': 1 },
+      $inc: { attempts: 1 },
+    },
+  );
 }

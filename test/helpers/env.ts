@@ -12,8 +12,8 @@ import { QUEUES } from '../../core/contract.js';
 import { pino, type Logger } from 'pino';
 
 export const CLI = fileURLToPath(new URL('../../dist/bin/lnm-backfill.js', import.meta.url));
-export const RUSTSEC = fileURLToPath(new URL('../fixtures/rustsec/advisory_raw.jsonl.gz', import.meta.url));
-export const RUSTSEC_EXPECTED = fileURLToPath(new URL('../fixtures/rustsec/expected.json', import.meta.url));
+export const RUSTSEC = fileURLToPath(new URL('../../data/rustsec/advisory_raw.jsonl.gz', import.meta.url));
+export const RUSTSEC_EXPECTED = fileURLToPath(new URL('../../data/rustsec/expected.json', import.meta.url));
 
 export function testConfig(name: string, extra: Record<string, string> = {}): Config {
   const id = `${name}_${process.pid}_${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 55);

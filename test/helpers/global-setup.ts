@@ -1,6 +1,6 @@
 /** Make Redis and the MongoDB-wire server available once for the whole test run. */
 import { loadConfig } from '../../core/config.js';
-import { servicesUp } from '../../core/services.js';
+import { servicesUp } from '../../core/services/services.js';
 
 export default async function setup(): Promise<void> {
   const s = await servicesUp(loadConfig());

@@ -4,7 +4,7 @@
  */
 import { describe, it, expect } from 'vitest';
 import { loadConfig } from '../../core/config.js';
-import { servicesStatus, servicesUp } from '../../core/services.js';
+import { servicesStatus, servicesUp } from '../../core/services/services.js';
 
 /** First run may build FerretDB (~2 min) while another test file holds the start lock. */
 const FIRST_UP_TIMEOUT_MS = 12 * 60_000;

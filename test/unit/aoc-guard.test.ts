@@ -65,7 +65,7 @@ describe('valid documents', () => {
   });
 
   it('passes the first line of the rustsec corpus fixture', () => {
-    const gz = readFileSync(new URL('../fixtures/rustsec/advisory_raw.jsonl.gz', import.meta.url));
+    const gz = readFileSync(new URL('../../data/rustsec/advisory_raw.jsonl.gz', import.meta.url));
     const first = gunzipSync(gz).toString('utf8').split('\n', 1)[0] ?? '';
     const doc = JSON.parse(first) as { upstream: { fetched_at: string } };
     const r = checkRawDocument(doc);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { escapeKeys, unescapeKeys } from '../../core/key-escape.js';
+import { escapeKeys, unescapeKeys } from '../../core/store/key-escape.js';
 
 describe('raw content key escaping', () => {
   const raw = {

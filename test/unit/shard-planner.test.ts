@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { LnmError, PayloadError } from '../../core/errors.js';
-import { type IdentityRow, type PlannedShard, ShardCutter } from '../../producer/shard-planner.js';
+import type { IdentityRow } from '../../core/supersedes.js';
+import { type PlannedShard, ShardCutter } from '../../producer/shard-planner.js';
 
 interface Adv { tenant: string; vendor: string; upstream_id: string; size: number }
 

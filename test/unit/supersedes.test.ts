@@ -198,7 +198,7 @@ describe('edgeDigest', () => {
 });
 
 describe('rustsec corpus (known answers from the fixture README)', () => {
-  const fixture = new URL('../fixtures/rustsec/', import.meta.url);
+  const fixture = new URL('../../data/rustsec/', import.meta.url);
   const expected = JSON.parse(readFileSync(new URL('expected.json', fixture), 'utf8')) as Record<string, unknown>;
   const lines = gunzipSync(readFileSync(new URL('advisory_raw.jsonl.gz', fixture))).toString('utf8').split('\n').filter(Boolean);
   type Line = { tenant: string; source: { vendor: string }; upstream: { upstream_id: string; fetched_at: string; content_hash: string } };

@@ -9,8 +9,8 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
-import { ServiceError } from './errors.js';
+import type { Config } from '../config.js';
+import { ServiceError } from '../errors.js';
 import { startFerretDB } from './ferretdb.js';
 import {
   acquireLock,

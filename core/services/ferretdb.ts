@@ -5,8 +5,8 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from './config.js';
-import { ServiceError } from './errors.js';
+import type { Config } from '../config.js';
+import { ServiceError } from '../errors.js';
 import {
   freePort,
   homePaths,
