@@ -1,15 +1,17 @@
 /**
- * Connections to MongoDB and Redis, and BullMQ queue handles, owned in one place so
- * `close()` releases everything (and is safe to call twice).
+ * Connections to MongoDB and Redis, and typed BullMQ queue handles, owned in one place so
+ * `close()` releases everything (and is safe to call twice). `withConnections` opens,
+ * runs a function and always closes.
  */
 import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Config } from './config.js';
-import { QUEUES } from './contract.js';
+import { CONTRACT, type JobData, type JobName, type QueueKey } from './contract.js';
 import { ServiceError } from './errors.js';
 
-export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+/** A BullMQ queue typed by the contract: its payload and job name. */
+export type TypedQueue<K extends QueueKey> = Queue<JobData<K>, unknown, JobName<K>>;
 
 export function redisClient(cfg: Pick<Config, 'redisUrl'>): Redis {
   // BullMQ requires maxRetriesPerRequest: null for blocking connections.
@@ -21,7 +23,7 @@ export class Connections {
   readonly mongo: MongoClient;
   readonly db: Db;
   private readonly redisClients: Redis[] = [];
-  private readonly queues = new Map<QueueName, Queue>();
+  private readonly queues = new Map<QueueKey, Queue>();
   private readonly events: QueueEvents[] = [];
   private closed = false;
 
@@ -48,17 +50,17 @@ export class Connections {
     return r;
   }
 
-  queue(name: QueueName): Queue {
-    let q = this.queues.get(name);
+  queue<K extends QueueKey>(key: K): TypedQueue<K> {
+    let q = this.queues.get(key);
     if (!q) {
-      q = new Queue(name, { connection: this.redis(), prefix: this.cfg.queuePrefix });
-      this.queues.set(name, q);
+      q = new Queue(CONTRACT[key].name, { connection: this.redis(), prefix: this.cfg.queuePrefix });
+      this.queues.set(key, q);
     }
-    return q;
+    return q as TypedQueue<K>;
   }
 
-  queueEvents(name: QueueName): QueueEvents {
-    const e = new QueueEvents(name, { connection: this.redis(), prefix: this.cfg.queuePrefix });
+  queueEvents(key: QueueKey): QueueEvents {
+    const e = new QueueEvents(CONTRACT[key].name, { connection: this.redis(), prefix: this.cfg.queuePrefix });
     this.events.push(e);
     return e;
   }
@@ -69,5 +71,15 @@ export class Connections {
     await Promise.allSettled([...this.events.map((e) => e.close()), ...[...this.queues.values()].map((q) => q.close())]);
     await Promise.allSettled(this.redisClients.map((r) => r.quit()));
     await this.mongo.close();
+  }
+}
+
+/** Open connections, run `fn`, close them whatever happens. */
+export async function withConnections<T>(cfg: Config, fn: (conns: Connections) => Promise<T>): Promise<T> {
+  const conns = await Connections.open(cfg);
+  try {
+    return await fn(conns);
+  } finally {
+    await conns.close();
   }
 }

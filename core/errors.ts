@@ -1,15 +1,53 @@
 /**
- * Small error classes with stable codes. `unrecoverable` marks errors that must not be
- * retried (bad payloads, broken manifests, idempotency violations under stop-on-error).
+ * Error codes and error classes. Every code the tool can report is in ERROR_CODES with a
+ * one-line meaning (the README lists them); classes carry a stable code, the offending
+ * path, and `unrecoverable` for errors that must not be retried (bad payloads, broken
+ * manifests, idempotency violations under stop-on-error). The exit status of the CLI is
+ * decided by the error's class (`exitCodeFor`), never by comparing code strings.
  */
+export const ERROR_CODES = {
+  ERR_USAGE: 'the command line does not match the command (unknown option, missing argument); the usage is printed',
+  ERR_CONFIG: 'an environment variable or option value is invalid; the message names it',
+  ERR_SERVICE: 'MongoDB, Redis or a local server could not be reached or started',
+  ERR_NOT_FOUND: 'the run (or other record) named does not exist',
+  ERR_RUN_STATE: 'the run is not in a state that allows this action (the transition table forbids it)',
+  ERR_PAYLOAD: 'a job payload or stored manifest does not match the contract; failed without retry',
+  ERR_INPUT: 'an input file cannot be read at all (missing, unreadable, corrupt compression)',
+  ERR_INPUT_JSON: 'an input line is not valid JSON; the line is rejected, the import goes on',
+  ERR_IDEMPOTENCY_VIOLATION: 'a write collided with an existing edge or tombstone of different content',
+  ERR_JOB_FAILED: 'BullMQ failed a shard job for good without the worker recording why (e.g. stalled too often)',
+  ERR_ROLLBACK_INCOMPLETE: 'documents stamped with the run id remain after its rollback',
+  ERR_VALIDATION: 'validation found missing or extra edges, missing tombstones, violations or errors',
+  ERR_STOP: 'the run was stopped before it finished',
+  ERR_STOP_SHARD_FAILED: 'stop-on-error: a shard failed for good',
+  ERR_STOP_VIOLATION: 'stop-on-error: an idempotency violation was found',
+  ERR_STOP_ERROR_RATE: 'the failed fraction of settled shards exceeded LNM_ERROR_RATE_MAX',
+  ERR_STOP_VIOLATIONS_THRESHOLD: 'idempotency violations exceeded LNM_VIOLATIONS_MAX',
+  ERR_INTERNAL: 'an unexpected error (a bug); the log has the stack trace',
+  ERR_AOC_001: 'AOC: the document is not a JSON object',
+  ERR_AOC_002: 'AOC: a derived field (severity, cvss, effective_*, ...) is forbidden in raw documents',
+  ERR_AOC_003: 'AOC: an unknown top-level field',
+  ERR_AOC_004: 'AOC: tenant is missing or empty',
+  ERR_AOC_005: 'AOC: provenance is missing (source.vendor, upstream.upstream_id, fetched_at, content_hash)',
+  ERR_AOC_006: 'AOC: upstream.content_hash is not sha256:<64 lowercase hex>',
+  ERR_AOC_007: 'AOC: a timestamp is not ISO-8601 or is impossible',
+  ERR_AOC_008: 'AOC: a field has the wrong type (content, identifiers, linkset must be objects)',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export function isErrorCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CODES, v);
+}
+
 export class LnmError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly path: string | undefined;
   readonly unrecoverable: boolean;
   readonly details: Record<string, unknown> | undefined;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     opts: { path?: string; unrecoverable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {},
   ) {
@@ -23,6 +61,16 @@ export class LnmError extends Error {
 
   toJSON(): Record<string, unknown> {
     return { name: this.name, code: this.code, message: this.message, path: this.path, details: this.details };
+  }
+}
+
+/** The command line does not fit the command; `usage` is the command's usage text. */
+export class UsageError extends LnmError {
+  constructor(
+    message: string,
+    readonly usage: string,
+  ) {
+    super('ERR_USAGE', message, { unrecoverable: true });
   }
 }
 
@@ -42,8 +90,8 @@ export class PayloadError extends LnmError {
 
 /** An illegal run-state transition. */
 export class RunStateError extends LnmError {
-  constructor(runId: string, from: string, to: string) {
-    super('ERR_RUN_STATE', `run ${runId}: illegal transition ${from} -> ${to}`, {
+  constructor(runId: string, from: string, to: string, why?: string) {
+    super('ERR_RUN_STATE', `run ${runId}: illegal transition ${from} -> ${to}${why ? ` (${why})` : ''}`, {
       path: `backfill_runs/${runId}/state`,
       details: { from, to },
     });
@@ -81,15 +129,34 @@ export class InputError extends LnmError {
   }
 }
 
+/** A shard job BullMQ failed for good without the processor recording a reason. */
+export class JobFailedError extends LnmError {
+  constructor(jobId: string, reason: string) {
+    super('ERR_JOB_FAILED', reason, { path: `backfill_shards/${jobId}` });
+  }
+}
+
+/** Documents of a run remain after its rollback. */
+export class RollbackIncompleteError extends LnmError {
+  constructor(runId: string, path: string, details: Record<string, unknown> & { remaining: number }) {
+    super('ERR_ROLLBACK_INCOMPLETE', `run ${runId}: ${details.remaining} document(s) of the run remain after rollback`, { path, details });
+  }
+}
+
 export function isUnrecoverable(err: unknown): boolean {
   return err instanceof LnmError && err.unrecoverable;
+}
+
+/** Exit status of the CLI for an error: 2 for a wrong command line or configuration, else 1. */
+export function exitCodeFor(err: unknown): number {
+  return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
 }
 
 export function errorSummary(err: unknown): { code: string; message: string; path?: string } {
   if (err instanceof LnmError) return { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) };
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_')) return { code, message: err.message };
+    if (isErrorCode(code)) return { code, message: err.message };
     return { code: code === undefined ? 'ERR_INTERNAL' : `ERR_DRIVER_${String(code)}`, message: err.message };
   }
   return { code: 'ERR_INTERNAL', message: String(err) };

@@ -4,32 +4,15 @@
  * count the shard jobs a worker holds. Job ids are deterministic (core/contract.ts).
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import type { JobsOptions } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Connections } from './connections.js';
-import { QUEUES, rollbackJobId, shardId, type RollbackJob, type ShardJob } from './contract.js';
+import { jobFor, rollbackJobId } from './contract.js';
 import { listShards } from './store/shards.js';
 
-export function jobOptions(conns: Connections, runId: string, shard: number): JobsOptions {
-  return {
-    jobId: shardId(runId, shard),
-    attempts: conns.cfg.jobAttempts,
-    backoff: { type: 'exponential', delay: conns.cfg.jobBackoffMs },
-    removeOnComplete: { age: 7 * 24 * 3600, count: 100_000 },
-    removeOnFail: { age: 30 * 24 * 3600 },
-  };
-}
-
 export async function enqueueShards(conns: Connections, runId: string, shards: number[]): Promise<void> {
-  const queue = conns.queue(QUEUES.shards);
+  const queue = conns.queue('shards');
   for (let i = 0; i < shards.length; i += 500) {
-    await queue.addBulk(
-      shards.slice(i, i + 500).map((shard) => ({
-        name: 'shard',
-        data: { run_id: runId, shard } satisfies ShardJob,
-        opts: jobOptions(conns, runId, shard),
-      })),
-    );
+    await queue.addBulk(shards.slice(i, i + 500).map((shard) => jobFor('shards', { run_id: runId, shard }, conns.cfg)));
   }
 }
 
@@ -39,7 +22,7 @@ export async function enqueueShards(conns: Connections, runId: string, shards: n
  * finished one is removed and added again.
  */
 export async function requeuePending(conns: Connections, runId: string, log: Logger): Promise<number> {
-  const queue = conns.queue(QUEUES.shards);
+  const queue = conns.queue('shards');
   const todo: number[] = [];
   for (const s of await listShards(conns.db, runId)) {
     if (s.state === 'done') continue;
@@ -57,17 +40,17 @@ export async function requeuePending(conns: Connections, runId: string, log: Log
 }
 
 export async function enqueueRollback(conns: Connections, runId: string, reason: string): Promise<void> {
-  const data: RollbackJob = { run_id: runId, reason };
-  const queue = conns.queue(QUEUES.rollback);
+  const queue = conns.queue('rollback');
   const existing = await queue.getJob(rollbackJobId(runId));
   if (existing && (await existing.isFailed())) await existing.remove();
-  await queue.add('rollback', data, { jobId: rollbackJobId(runId), attempts: conns.cfg.jobAttempts, backoff: { type: 'exponential', delay: conns.cfg.jobBackoffMs } });
+  const job = jobFor('rollback', { run_id: runId, reason }, conns.cfg);
+  await queue.add(job.name, job.data, job.opts);
 }
 
 /** Shard jobs of this run a worker holds right now. */
 export async function activeShardJobs(conns: Connections, runId: string): Promise<number> {
-  const active = await conns.queue(QUEUES.shards).getActive();
-  return active.filter((j) => (j.data as { run_id?: string } | undefined)?.run_id === runId).length;
+  const active = await conns.queue('shards').getActive();
+  return active.filter((j) => j.data.run_id === runId).length;
 }
 
 /**

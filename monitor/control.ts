@@ -5,12 +5,11 @@
  */
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
-import { QUEUES } from '../core/contract.js';
 import { enqueueRollback, requeuePending, waitDrained } from '../core/jobs.js';
 import { getRun, transitionRun, type ErrorInfo, type RunDoc } from '../core/store/runs.js';
-import type { RunState } from '../core/store/run-status.js';
+import { predecessors, RESUMABLE_STATES, type RunState } from '../core/store/run-status.js';
 import { listShards, shardsColl } from '../core/store/shards.js';
-import { RunStateError } from '../core/errors.js';
+import { RunStateError, type ErrorCode } from '../core/errors.js';
 
 /** Settle a `pausing`/`cancelling` run once drained, or by force after the grace period. */
 async function settle(conns: Connections, runId: string, from: RunState, to: RunState, force: boolean): Promise<RunDoc> {
@@ -30,7 +29,7 @@ export async function pauseRun(conns: Connections, runId: string, opts: { force:
   const run = await getRun(conns.db, runId);
   if (run.state === 'paused') return run;
   if (run.state !== 'pausing') {
-    await transitionRun(conns.db, runId, 'pausing', { from: ['running', 'throttled'], reason: opts.reason ?? 'operator pause' });
+    await transitionRun(conns.db, runId, 'pausing', { from: predecessors('pausing'), reason: opts.reason ?? 'operator pause' });
   }
   return settle(conns, runId, 'pausing', 'paused', opts.force);
 }
@@ -44,7 +43,7 @@ export async function resumeRun(conns: Connections, runId: string, log: Logger):
       { $set: { state: 'pending', updated_at: new Date() }, $unset: { error: '', counts: '' } },
     );
   }
-  const updated = await transitionRun(conns.db, runId, 'running', { from: ['paused', 'pausing', 'cancelled', 'failed'], reason: 'operator resume' });
+  const updated = await transitionRun(conns.db, runId, 'running', { from: RESUMABLE_STATES, reason: 'operator resume' });
   // Deferred jobs come back by themselves; withdrawn or failed ones are enqueued again.
   if (run.state === 'cancelled' || run.state === 'failed') await requeuePending(conns, runId, log);
   return updated;
@@ -54,9 +53,9 @@ export async function cancelRun(conns: Connections, runId: string, opts: { force
   const run = await getRun(conns.db, runId);
   if (run.state === 'cancelled') return run;
   if (run.state !== 'cancelling') {
-    await transitionRun(conns.db, runId, 'cancelling', { from: ['running', 'pausing', 'paused', 'throttled'], reason: 'operator cancel' });
+    await transitionRun(conns.db, runId, 'cancelling', { from: predecessors('cancelling'), reason: 'operator cancel' });
   }
-  const queue = conns.queue(QUEUES.shards);
+  const queue = conns.queue('shards');
   for (const s of await listShards(conns.db, runId)) {
     if (s.state === 'done') continue;
     const job = await queue.getJob(s._id);
@@ -75,7 +74,7 @@ export async function stopRun(conns: Connections, runId: string, error: ErrorInf
   const run = await getRun(conns.db, runId);
   if (run.state !== 'stopping') {
     await transitionRun(conns.db, runId, 'stopping', {
-      from: ['running', 'pausing', 'paused', 'throttled'],
+      from: predecessors('stopping'),
       reason: error.message,
       error,
     });
@@ -98,6 +97,6 @@ export async function stopRun(conns: Connections, runId: string, error: ErrorInf
   }
 }
 
-export function stopError(code: string, message: string): ErrorInfo {
+export function stopError(code: ErrorCode, message: string): ErrorInfo {
   return { code, message, at: new Date() };
 }

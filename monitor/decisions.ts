@@ -3,6 +3,7 @@
  * probe sample. No I/O, no clock; every branch is covered by table tests.
  */
 import type { MonitorConfig } from '../core/config.js';
+import type { ErrorCode } from '../core/errors.js';
 
 /** Replication lag; unavailable on a standalone server or one without replSetGetStatus. */
 export type Lag = { available: true; seconds: number } | { available: false; reason: string };
@@ -55,11 +56,7 @@ export function decideThrottle(cfg: MonitorConfig, throttled: boolean, s: ProbeS
   return { throttle: reasons.length > 0, reasons };
 }
 
-export type StopCode =
-  | 'ERR_STOP_SHARD_FAILED'
-  | 'ERR_STOP_VIOLATION'
-  | 'ERR_STOP_ERROR_RATE'
-  | 'ERR_STOP_VIOLATIONS_THRESHOLD';
+export type StopCode = Extract<ErrorCode, `ERR_STOP_${string}`>;
 
 export interface StopDecision {
   stop: boolean;

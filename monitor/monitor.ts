@@ -7,9 +7,9 @@
  */
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
-import { QUEUES } from '../core/contract.js';
-import { errorSummary, LnmError, RunStateError } from '../core/errors.js';
+import { errorSummary, JobFailedError, RunStateError } from '../core/errors.js';
 import { runsColl, transitionRun, type RunDoc } from '../core/store/runs.js';
+import { WATCHED_STATES } from '../core/store/run-status.js';
 import { firstShardError, getShard, markShardFailed } from '../core/store/shards.js';
 import { summarizeRun } from '../core/store/summary.js';
 import { Alerter } from './alerts.js';
@@ -19,8 +19,6 @@ import { decideAlerts, decideStop, decideThrottle, type ProbeSample } from './de
 import { finalizeIfComplete } from './finalize.js';
 import { LeaderLock } from './lock.js';
 import { makeMongoProbe, type Probe } from './probes.js';
-
-const WATCHED: RunDoc['state'][] = ['running', 'throttled', 'pausing', 'paused', 'cancelling', 'stopping'];
 
 export interface MonitorOptions {
   probe?: Probe;
@@ -54,7 +52,7 @@ export class Monitor {
     if (!leader) return false;
     const sample = await this.probe();
     this.lastSample = sample;
-    const runs = await runsColl(this.conns.db).find({ state: { $in: WATCHED } }, { projection: { history: 0 } }).toArray();
+    const runs = await runsColl(this.conns.db).find({ state: { $in: [...WATCHED_STATES] } }, { projection: { history: 0 } }).toArray();
     for (const run of runs) {
       try {
         await this.tickRun(run, sample);
@@ -108,7 +106,7 @@ export class Monitor {
 
   /** Tick every probe interval and on every failed shard job, until `close()`. */
   async start(): Promise<void> {
-    const events = this.conns.queueEvents(QUEUES.shards);
+    const events = this.conns.queueEvents('shards');
     events.on('failed', ({ jobId, failedReason }) => {
       void this.checkpointFailedJob(jobId, failedReason).finally(() => this.kick());
     });
@@ -127,10 +125,10 @@ export class Monitor {
    */
   private async checkpointFailedJob(jobId: string, reason: string): Promise<void> {
     try {
-      const job = await this.conns.queue(QUEUES.shards).getJob(jobId);
+      const job = await this.conns.queue('shards').getJob(jobId);
       if (!job || !(await job.isFailed())) return;
       const shard = await getShard(this.conns.db, jobId);
-      if (shard?.state === 'pending') await markShardFailed(this.conns.db, jobId, new LnmError('ERR_JOB_FAILED', reason, { path: `backfill_shards/${jobId}` }));
+      if (shard?.state === 'pending') await markShardFailed(this.conns.db, jobId, new JobFailedError(jobId, reason));
     } catch (err) {
       this.log.error({ err, job_id: jobId }, 'could not checkpoint a failed job');
     }

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { shardId } from '../core/contract.js';
-import { COLL } from '../core/store/collections.js';
 import type { RunDoc } from '../core/store/runs.js';
 import { shardsColl, type ShardDoc } from '../core/store/shards.js';
 import { bundleLines, identityCursor, identityRow } from '../core/store/corpus-scan.js';

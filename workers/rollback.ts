@@ -8,9 +8,10 @@ import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { COLL } from '../core/store/collections.js';
 import { getRun, transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
+import { predecessors } from '../core/store/run-status.js';
 import { checkManifest, getShard, listShards, shardsColl } from '../core/store/shards.js';
 import { supersedesForGroups } from '../core/supersedes.js';
-import { errorSummary, LnmError, PayloadError } from '../core/errors.js';
+import { errorSummary, PayloadError, RollbackIncompleteError } from '../core/errors.js';
 import type { IdDoc } from './idempotent-write.js';
 
 export interface RollbackResult {
@@ -70,10 +71,7 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatc
     const remaining = await count();
     const rollback = { edges_removed: edges, tombstones_removed: tombstones, remaining, at: new Date() };
     if (remaining > 0) {
-      throw new LnmError('ERR_ROLLBACK_INCOMPLETE', `run ${runId}: ${remaining} document(s) of the run remain after rollback`, {
-        path: `${COLL.supersedes}+${COLL.tombstones}?run_id=${runId}`,
-        details: rollback,
-      });
+      throw new RollbackIncompleteError(runId, `${COLL.supersedes}+${COLL.tombstones}?run_id=${runId}`, rollback);
     }
     await transitionRun(db, runId, 'rolled_back', { reason: 'rollback verified: nothing of the run remains', set: { rollback, finished_at: new Date() } });
     rlog.info(rollback, 'run rolled back');
@@ -99,5 +97,5 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatc
 export async function beginRollback(db: Db, runId: string, reason: string): Promise<RunDoc> {
   const run = await getRun(db, runId);
   if (run.state === 'rolling_back') return run;
-  return transitionRun(db, runId, 'rolling_back', { from: ['succeeded', 'failed', 'cancelled', 'stopping'], reason: `rollback: ${reason}` });
+  return transitionRun(db, runId, 'rolling_back', { from: predecessors('rolling_back'), reason: `rollback: ${reason}` });
 }

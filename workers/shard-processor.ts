@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { shardId, type ShardJob } from '../core/contract.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun, type RunDoc } from '../core/store/runs.js';
+import { HOLD_STATES, inGroup } from '../core/store/run-status.js';
 import { checkManifest, getShard, markShardFailed, shardsColl, type ShardCounts } from '../core/store/shards.js';
 import { rawIdKey, supersedesForGroups, type Edge, type Tombstone } from '../core/supersedes.js';
 import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
@@ -18,9 +19,6 @@ export type ShardOutcome =
   | { action: 'noop'; reason: 'already_done' }
   | { action: 'defer'; state: string }
   | { action: 'skip'; state: string };
-
-/** Run states in which a shard waits (job delayed) rather than runs or is dropped. */
-const DEFER_STATES = new Set(['planned', 'pausing', 'paused', 'throttled']);
 
 const sameEdge = (a: Document, b: Edge): boolean =>
   rawIdKey(a.older?.raw_id) === rawIdKey(b.older.raw_id) && rawIdKey(a.newer?.raw_id) === rawIdKey(b.newer.raw_id);
@@ -46,7 +44,7 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     if (err instanceof NotFoundError) throw new PayloadError('job.data.run_id', `run ${job.run_id} does not exist`);
     throw err;
   }
-  if (DEFER_STATES.has(run.state)) return { action: 'defer', state: run.state };
+  if (inGroup(run.state, HOLD_STATES)) return { action: 'defer', state: run.state };
   if (run.state !== 'running') return { action: 'skip', state: run.state };
   const shard = await getShard(db, id);
   if (!shard) throw new PayloadError('job.data.shard', `shard ${id} has no manifest in ${COLL.shards}`);

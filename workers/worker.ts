@@ -5,7 +5,7 @@
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
-import { QUEUES, parseRollbackJob, parseShardJob } from '../core/contract.js';
+import { CONTRACT } from '../core/contract.js';
 import { Connections } from '../core/connections.js';
 import { isUnrecoverable } from '../core/errors.js';
 import { processShard, type ShardOutcome } from './shard-processor.js';
@@ -24,11 +24,11 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
   const conns = await Connections.open(cfg);
   const concurrency = opts.concurrency ?? cfg.workerConcurrency;
   const shards = new Worker(
-    QUEUES.shards,
+    CONTRACT.shards.name,
     async (job: Job, token?: string): Promise<ShardOutcome> => {
       let data;
       try {
-        data = parseShardJob(job.data);
+        data = CONTRACT.shards.parse(job.data);
       } catch (err) {
         throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
       }
@@ -55,11 +55,11 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
     },
   );
   const rollback = new Worker(
-    QUEUES.rollback,
+    CONTRACT.rollback.name,
     async (job: Job): Promise<RollbackResult> => {
       let data;
       try {
-        data = parseRollbackJob(job.data);
+        data = CONTRACT.rollback.parse(job.data);
       } catch (err) {
         throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
       }
@@ -70,7 +70,7 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
   );
   for (const w of [shards, rollback]) w.on('error', (err) => log.error({ err, queue: w.name }, 'worker error'));
   await Promise.all([shards.waitUntilReady(), rollback.waitUntilReady()]);
-  log.info({ queue: QUEUES.shards, concurrency, prefix: cfg.queuePrefix }, 'worker started');
+  log.info({ queue: CONTRACT.shards.name, concurrency, prefix: cfg.queuePrefix }, 'worker started');
   let closing: Promise<void> | undefined;
   return {
     shards,

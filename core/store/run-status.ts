@@ -82,5 +82,28 @@ export function isRunState(v: unknown): v is RunState {
   return typeof v === 'string' && (RUN_STATES as readonly string[]).includes(v);
 }
 
+/** Every state with an edge to `to`: the legal `from` states of that transition. */
+export function predecessors(to: RunState): RunState[] {
+  return RUN_STATES.filter((from) => TRANSITIONS[from].includes(to));
+}
+
+// State groups (next to the table so nobody copies a `from:` list).
+
+/** The only state in which workers execute shards. */
+export const DISPATCH_STATES = ['running'] as const satisfies readonly RunState[];
+
+/** States in which a shard waits for the run to go on (its job is held, not dropped). */
+export const HOLD_STATES = ['planned', 'pausing', 'paused', 'throttled'] as const satisfies readonly RunState[];
+
+/** States the monitor acts on each tick. */
+export const WATCHED_STATES = ['running', 'throttled', 'pausing', 'paused', 'cancelling', 'stopping'] as const satisfies readonly RunState[];
+
+/** States an operator may resume (`lnm-backfill resume`). */
+export const RESUMABLE_STATES = ['paused', 'pausing', 'cancelled', 'failed'] as const satisfies readonly RunState[];
+
 /** States after which nothing more happens without an operator. */
-export const TERMINAL_STATES: readonly RunState[] = ['succeeded', 'failed', 'rolled_back', 'cancelled'];
+export const TERMINAL_STATES = ['succeeded', 'failed', 'rolled_back', 'cancelled'] as const satisfies readonly RunState[];
+
+export function inGroup(state: RunState, group: readonly RunState[]): boolean {
+  return group.includes(state);
+}

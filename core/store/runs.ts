@@ -3,6 +3,7 @@ import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
 import { assertTransition, type RunState } from './run-status.js';
 import { NotFoundError, RunStateError } from '../errors.js';
+import { assertRunId } from '../contract.js';
 import type { ShardCounts } from './shards.js';
 
 export interface ErrorInfo {
@@ -62,6 +63,17 @@ export async function getRun(db: Db, runId: string): Promise<RunDoc> {
   const run = await runsColl(db).findOne({ _id: runId });
   if (!run) throw new NotFoundError('run', runId);
   return run;
+}
+
+/** The word an operator may type instead of a run id: the most recently created run. */
+export const LATEST = 'latest';
+
+/** A run id, or `latest` resolved to the newest run of this database. */
+export async function resolveRunRef(db: Db, ref: string): Promise<string> {
+  if (ref !== LATEST) return assertRunId(ref, 'run');
+  const [newest] = await runsColl(db).find({}, { projection: { _id: 1 } }).sort({ created_at: -1 }).limit(1).toArray();
+  if (!newest) throw new NotFoundError('run', LATEST);
+  return newest._id;
 }
 
 export async function updateRun(db: Db, runId: string, set: Partial<RunDoc>): Promise<void> {

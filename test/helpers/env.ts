@@ -3,12 +3,15 @@
  * public API, a CLI runner for the built binary, and poll-until instead of sleeps.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { childEnv, loadConfig, type Config } from '../../core/config.js';
 import { Connections } from '../../core/connections.js';
-import { QUEUES } from '../../core/contract.js';
+import { QUEUE_KEYS } from '../../core/contract.js';
 import { pino, type Logger } from 'pino';
 
 export const CLI = fileURLToPath(new URL('../../dist/bin/lnm-backfill.js', import.meta.url));
@@ -26,7 +29,7 @@ export const quietLog: Logger = pino({ level: 'silent' });
 export async function cleanup(cfg: Config): Promise<void> {
   const conns = await Connections.open(cfg);
   try {
-    for (const q of Object.values(QUEUES)) await conns.queue(q).obliterate({ force: true });
+    for (const q of QUEUE_KEYS) await conns.queue(q).obliterate({ force: true });
     await conns.db.dropDatabase();
   } finally {
     await conns.close();
@@ -68,4 +71,32 @@ export function spawnWorker(cfg: Config, extraEnv: Record<string, string> = {}):
 export function lastJson<T = Record<string, unknown>>(stdout: string): T {
   const lines = stdout.trim().split('\n');
   return JSON.parse(lines[lines.length - 1] ?? 'null') as T;
+}
+
+/**
+ * A test configuration with its own database, queue prefix and LNM_HOME (seed files
+ * and rejects files then never collide with another test file running in parallel).
+ */
+export function pipelineConfig(name: string, extra: Record<string, string> = {}): { cfg: Config; home: string } {
+  const home = mkdtempSync(path.join(tmpdir(), `lnm-${name}-`));
+  return { cfg: testConfig(name, { LNM_HOME: home, ...extra }), home };
+}
+
+export function removeHome(home: string): void {
+  rmSync(home, { recursive: true, force: true });
+}
+
+/** Run the CLI, require the exit code, and parse the last stdout line as JSON. */
+export async function cliJson<T>(cfg: Config, args: string[], opts: { code?: number; env?: Record<string, string> } = {}): Promise<T> {
+  const r = await runCli(cfg, args, opts.env ?? {});
+  const want = opts.code ?? 0;
+  if (r.code !== want) {
+    throw new Error(`lnm-backfill ${args.join(' ')} exited ${r.code} (expected ${want})\nstdout: ${r.stdout}\nstderr: ${r.stderr.slice(-4000)}`);
+  }
+  const lines = r.stdout.trim().split('\n');
+  try {
+    return JSON.parse(lines[lines.length - 1] ?? '') as T;
+  } catch {
+    throw new Error(`lnm-backfill ${args.join(' ')}: stdout is not JSON: ${r.stdout}\nstderr: ${r.stderr.slice(-4000)}`);
+  }
 }

@@ -6,9 +6,8 @@
  */
 import type { QueueEvents } from 'bullmq';
 import type { Db } from 'mongodb';
-import type { Config } from '../../core/config.js';
 import { Connections } from '../../core/connections.js';
-import { QUEUES, rollbackJobId } from '../../core/contract.js';
+import { rollbackJobId } from '../../core/contract.js';
 import { COLL } from '../../core/store/collections.js';
 import { getRun, type RunDoc } from '../../core/store/runs.js';
 import { listShards } from '../../core/store/shards.js';
@@ -74,7 +73,7 @@ export function lastEntry(run: RunDoc, to: string): RunDoc['history'][number] | 
 
 /** Jobs of the run in the shards queue, by state. */
 export async function runJobs(conns: Connections, runId: string): Promise<Record<'waiting' | 'delayed' | 'prioritized' | 'active', number>> {
-  const q = conns.queue(QUEUES.shards);
+  const q = conns.queue('shards');
   const mine = (jobs: Array<{ data: unknown } | undefined>) => jobs.filter((j) => (j?.data as { run_id?: string } | undefined)?.run_id === runId).length;
   const [waiting, delayed, prioritized, active] = await Promise.all([q.getWaiting(), q.getDelayed(), q.getPrioritized(), q.getActive()]);
   return { waiting: mine(waiting), delayed: mine(delayed), prioritized: mine(prioritized), active: mine(active) };
@@ -109,18 +108,8 @@ export async function rollbackSettled(conns: Connections, runId: string): Promis
   const run = await getRun(conns.db, runId);
   if (run.state === 'rolled_back') return run;
   if (run.state !== 'failed') return null;
-  const job = await conns.queue(QUEUES.rollback).getJob(rollbackJobId(runId));
+  const job = await conns.queue('rollback').getJob(rollbackJobId(runId));
   return job && (await job.getState()) === 'failed' ? run : null;
-}
-
-/** Whether some monitor holds the deployment's leader lock (a closed monitor released it). */
-export async function leaderLockHeld(cfg: Config): Promise<boolean> {
-  const conns = await Connections.open(cfg);
-  try {
-    return (await conns.redis().exists(`${cfg.queuePrefix}:monitor:leader`)) === 1;
-  } finally {
-    await conns.close();
-  }
 }
 
 /** Short intervals and few retries, so monitor tests react in well under a second. */

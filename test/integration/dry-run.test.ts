@@ -3,36 +3,21 @@
  * any advisory_* collection (byte-identical content before and after), and the counts
  * it reports are what a real run then writes.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, RUSTSEC } from '../helpers/env.js';
+import { describe, expect, it } from 'vitest';
+import { cliJson, RUSTSEC } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
+import { type CollectionSnapshot, type ImportJson, type RunJson, rustsecExpected, snapshotAdvisoryCollections } from '../helpers/oracle.js';
 import { ADVISORY_COLLECTIONS, COLL } from '../../core/store/collections.js';
-import {
-  cliJson,
-  noLiveWorkers,
-  pipelineConfig,
-  removeHome,
-  Resources,
-  rustsecExpected,
-  snapshotAdvisoryCollections,
-  type CollectionSnapshot,
-  type ImportJson,
-  type RunJson,
-} from '../helpers/pipeline.js';
 
 const X = rustsecExpected();
-const { cfg, home } = pipelineConfig('dry_run');
-const res = new Resources();
+const res = useResources();
+const cfg = res.config('dry_run');
 /** Runs on a loaded FerretDB can take minutes; the default 180 s is too tight. */
 const LONG = 600_000;
 
 let before: Record<string, CollectionSnapshot> | undefined;
 let dry: RunJson | undefined;
 
-afterAll(async () => {
-  await res.teardown();
-  await cleanup(cfg);
-  removeHome(home);
-});
 
 async function snapshot(): Promise<Record<string, CollectionSnapshot>> {
   const conns = await res.open(cfg);
@@ -98,9 +83,5 @@ describe('dry run', () => {
     for (const name of [COLL.raw, COLL.observations, COLL.events]) expect(after[name], name).toEqual(before![name]);
   }, LONG);
 
-  it('leaves no worker process or connection open', async () => {
-    expect(res.openChildren()).toEqual([]);
-    expect(res.openConnections()).toBe(0);
-    expect(await noLiveWorkers(cfg)).toBe(true);
-  });
+  res.leakCheck();
 });

@@ -3,25 +3,15 @@
  * import → start --wait (2 local workers) → validate against expected.json, then a
  * second run over the same data that must insert nothing, then a re-import.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, RUSTSEC } from '../helpers/env.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { cliJson, RUSTSEC } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
+import { edgeIntegrity, type ImportJson, type RunJson, rustsecExpected, type ValidateJson } from '../helpers/oracle.js';
 import { COLL } from '../../core/store/collections.js';
-import {
-  cliJson,
-  edgeIntegrity,
-  noLiveWorkers,
-  pipelineConfig,
-  removeHome,
-  Resources,
-  rustsecExpected,
-  type ImportJson,
-  type RunJson,
-  type ValidateJson,
-} from '../helpers/pipeline.js';
 
 const X = rustsecExpected();
-const { cfg, home } = pipelineConfig('pipeline_rustsec');
-const res = new Resources();
+const res = useResources();
+const cfg = res.config('pipeline_rustsec');
 /** Runs on a loaded FerretDB can take minutes; the default 180 s is too tight. */
 const LONG = 600_000;
 
@@ -34,11 +24,6 @@ beforeAll(() => {
   expect(X.edges_sha256_oracle_format).toMatch(/^[0-9a-f]{64}$/);
 });
 
-afterAll(async () => {
-  await res.teardown();
-  await cleanup(cfg);
-  removeHome(home);
-});
 
 describe('pipeline on the rustsec corpus', () => {
   it('imports the corpus: duplicates of the idempotency key are counted, nothing rejected', async () => {
@@ -154,9 +139,5 @@ describe('pipeline on the rustsec corpus', () => {
     }
   }, LONG);
 
-  it('leaves no worker process or connection open', async () => {
-    expect(res.openChildren()).toEqual([]);
-    expect(res.openConnections()).toBe(0);
-    expect(await noLiveWorkers(cfg)).toBe(true);
-  });
+  res.leakCheck();
 });

@@ -4,10 +4,11 @@
  * that run wrote goes, the original shard error is kept, and a manual `rollback` of
  * another run removes exactly that run's edges and tombstones.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, pollUntil, quietLog, runCli, RUSTSEC } from '../helpers/env.js';
-import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type ImportJson, type RunJson } from '../helpers/pipeline.js';
-import { historyStates, leaderLockHeld, rollbackSettled, stamped, FAST_MONITOR_ENV } from '../helpers/monitor.js';
+import { describe, expect, it } from 'vitest';
+import { cliJson, pollUntil, quietLog, runCli, RUSTSEC } from '../helpers/env.js';
+import { exited, useResources } from '../helpers/resources.js';
+import { type ImportJson, type RunJson } from '../helpers/oracle.js';
+import { FAST_MONITOR_ENV, historyStates, rollbackSettled, stamped } from '../helpers/monitor.js';
 import { shardId } from '../../core/contract.js';
 import { COLL } from '../../core/store/collections.js';
 import { getRun } from '../../core/store/runs.js';
@@ -17,20 +18,13 @@ import { Monitor } from '../../monitor/monitor.js';
 const ENV = {
   ...FAST_MONITOR_ENV,
 };
-const { cfg, home } = pipelineConfig('stop_on_error', ENV);
-const res = new Resources();
-const monitors: Monitor[] = [];
+const res = useResources();
+const cfg = res.config('stop_on_error', ENV);
 const EDGES = 1807;
 
 let firstRun = '';
 let deleted = 0;
 
-afterAll(async () => {
-  for (const m of monitors) await m.close();
-  await res.teardown();
-  await cleanup(cfg);
-  removeHome(home);
-});
 
 describe('stop-on-error and rollback', () => {
   it('a first run over the rustsec corpus succeeds with 1807 edges', async () => {
@@ -72,7 +66,7 @@ describe('stop-on-error and rollback', () => {
 
     const worker = res.worker(cfg, ENV);
     const monitor = new Monitor(conns, quietLog);
-    monitors.push(monitor);
+    res.track(monitor);
     await monitor.start();
 
     const final = await pollUntil(
@@ -128,10 +122,5 @@ describe('stop-on-error and rollback', () => {
     expect(r2.stderr).toContain('ERR_RUN_STATE');
   }, 600_000);
 
-  it('leaves no process, monitor or connection open', async () => {
-    expect(res.openChildren()).toEqual([]);
-    expect(res.openConnections()).toBe(0);
-    expect(await leaderLockHeld(cfg)).toBe(false);
-    expect(await noLiveWorkers(cfg)).toBe(true);
-  });
+  res.leakCheck();
 });

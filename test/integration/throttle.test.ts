@@ -3,15 +3,15 @@
  * (real Redis + MongoDB-wire server, one real worker process, an in-process Monitor
  * whose probe reports the lag the test sets and whose webhook fetch is captured).
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { cliJson, pollUntil, quietLog } from '../helpers/env.js';
+import { exited, useResources } from '../helpers/resources.js';
+import { type RunJson, type SeedJson } from '../helpers/oracle.js';
+import { DelayedCounter, FakeProbe, FAST_MONITOR_ENV, lastEntry, runJobs, shardSnap, type ShardSnap, WebhookSink } from '../helpers/monitor.js';
 import type { ChildProcess } from 'node:child_process';
-import { cleanup, pollUntil, quietLog } from '../helpers/env.js';
-import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson } from '../helpers/pipeline.js';
-import { DelayedCounter, FakeProbe, lastEntry, runJobs, shardSnap, WebhookSink, type ShardSnap, FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import type { Connections } from '../../core/connections.js';
-import { QUEUES } from '../../core/contract.js';
 import { getRun } from '../../core/store/runs.js';
-import { TERMINAL_STATES } from '../../core/store/run-status.js';
+import { inGroup, TERMINAL_STATES } from '../../core/store/run-status.js';
 import { summarizeRun } from '../../core/store/summary.js';
 import { Alerter } from '../../monitor/alerts.js';
 import { Monitor } from '../../monitor/monitor.js';
@@ -23,8 +23,8 @@ const ENV = {
   LNM_ALERT_LAG_S: '60',
   LNM_ALERT_WEBHOOK_URL: 'http://127.0.0.1:9/hook',
 };
-const { cfg, home } = pipelineConfig('throttle', ENV);
-const res = new Resources();
+const res = useResources();
+const cfg = res.config('throttle', ENV);
 const probe = new FakeProbe();
 const sink = new WebhookSink();
 
@@ -36,12 +36,6 @@ let deferred: DelayedCounter;
 let runId = '';
 let held: ShardSnap;
 
-afterAll(async () => {
-  await monitor?.close();
-  await res.teardown();
-  await cleanup(cfg);
-  removeHome(home);
-});
 
 const state = async () => (await getRun(conns.db, runId)).state;
 /** Resolves after `n` more monitor ticks (each acting tick calls the probe once). */
@@ -63,11 +57,11 @@ describe('throttle on replication lag', () => {
     expect(run.shards).toBeGreaterThan(10);
     runId = run.run_id;
     conns = await res.open(cfg);
-    const events = conns.queueEvents(QUEUES.shards);
+    const events = conns.queueEvents('shards');
     await events.waitUntilReady();
     deferred = new DelayedCounter(events, runId);
     alerter = new Alerter(quietLog, cfg.monitor, sink.fetch);
-    monitor = new Monitor(conns, quietLog, { probe: probe.probe, alerter });
+    monitor = res.track(new Monitor(conns, quietLog, { probe: probe.probe, alerter }));
     await monitor.start();
     worker = res.worker(cfg, ENV);
     await pollUntil(async () => (await shardSnap(conns.db, runId)).done.size >= 1, 'a first shard done', 300_000);
@@ -129,7 +123,7 @@ describe('throttle on replication lag', () => {
     // The monitor alone finalizes the run (validating -> succeeded).
     const end = await pollUntil(async () => {
       const s = await summarizeRun(conns.db, runId);
-      return TERMINAL_STATES.includes(s.run.state) ? s : null;
+      return inGroup(s.run.state, TERMINAL_STATES) ? s : null;
     }, 'the monitor to finish the run', 600_000, 200);
     expect(end.run.state).toBe('succeeded');
     expect(end.shards.done).toBe(end.shards.total);
@@ -139,15 +133,14 @@ describe('throttle on replication lag', () => {
     expect(end.run.alerts_raised).toEqual(['ALERT_LAG']);
   }, 900_000);
 
-  it('leaves no process, monitor or connection open', async () => {
+  it('closing the monitor releases its lock; the worker stops', async () => {
     await monitor.close();
     const lockKey = monitor.lock.key;
     await res.stop(worker);
     expect(exited(worker)).toBe(true);
     expect(await conns.redis().exists(lockKey)).toBe(0);
     await res.close(conns);
-    expect(res.openChildren()).toEqual([]);
-    expect(res.openConnections()).toBe(0);
-    expect(await noLiveWorkers(cfg)).toBe(true);
   });
+
+  res.leakCheck();
 });

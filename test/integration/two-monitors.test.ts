@@ -3,40 +3,32 @@
  * holder acts, leadership passes on close, and two monitors racing on a run that must
  * be stopped act on it once (one `stopping`, one rollback) and leave it rolled back.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, pollUntil, quietLog } from '../helpers/env.js';
-import { cliJson, exited, noLiveWorkers, pipelineConfig, removeHome, Resources, type RunJson, type SeedJson } from '../helpers/pipeline.js';
-import { FakeProbe, leaderLockHeld, rollbackSettled, stamped, FAST_MONITOR_ENV } from '../helpers/monitor.js';
+import { describe, expect, it } from 'vitest';
+import { cliJson, pollUntil, quietLog } from '../helpers/env.js';
+import { exited, useResources } from '../helpers/resources.js';
+import { type RunJson, type SeedJson } from '../helpers/oracle.js';
+import { FakeProbe, FAST_MONITOR_ENV, rollbackSettled, stamped } from '../helpers/monitor.js';
 import type { Config } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
-import { QUEUES, rollbackJobId, shardId } from '../../core/contract.js';
+import { rollbackJobId, shardId } from '../../core/contract.js';
 import { getShard, shardsColl } from '../../core/store/shards.js';
 import { Monitor } from '../../monitor/monitor.js';
 
 const ENV = {
   ...FAST_MONITOR_ENV,
 };
-const { cfg, home } = pipelineConfig('two_monitors', ENV);
+const res = useResources();
+const cfg = res.config('two_monitors', ENV);
 // A short lock: a tick that outlives it (stopRun waits for in-flight shards) lets the
 // other monitor take over mid-action, which the run-state compare-and-set must absorb.
-const { cfg: shortCfg, home: shortHome } = pipelineConfig('two_monitors_short', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '300', LNM_PROBE_INTERVAL_MS: '100' });
-const res = new Resources();
-const monitors: Monitor[] = [];
+const shortCfg = res.config('two_monitors_short', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '300', LNM_PROBE_INTERVAL_MS: '100' });
 
-afterAll(async () => {
-  for (const m of monitors) await m.close();
-  await res.teardown();
-  await cleanup(cfg);
-  await cleanup(shortCfg);
-  removeHome(home);
-  removeHome(shortHome);
-});
 
 async function monitorOn(c: Config): Promise<{ conns: Connections; monitor: Monitor; probe: FakeProbe }> {
   const conns = await res.open(c);
   const probe = new FakeProbe();
   const monitor = new Monitor(conns, quietLog, { probe: probe.probe });
-  monitors.push(monitor);
+  res.track(monitor);
   return { conns, monitor, probe };
 }
 
@@ -96,7 +88,7 @@ describe('two monitors', () => {
     expect(await stamped(db, runId)).toEqual({ edges: 0, tombstones: 0 });
     expect((await getShard(db, shardId(runId, 3)))?.state).toBe('failed');
     // One rollback job, completed once.
-    const rq = a.conns.queue(QUEUES.rollback);
+    const rq = a.conns.queue('rollback');
     const job = await rq.getJob(rollbackJobId(runId));
     expect(await job?.getState()).toBe('completed');
     expect(job?.attemptsMade).toBe(1);
@@ -109,11 +101,5 @@ describe('two monitors', () => {
     await res.close(b.conns);
   }, 900_000);
 
-  it('leaves no process, monitor or connection open', async () => {
-    expect(res.openChildren()).toEqual([]);
-    expect(res.openConnections()).toBe(0);
-    expect(await leaderLockHeld(cfg)).toBe(false);
-    expect(await leaderLockHeld(shortCfg)).toBe(false);
-    expect(await noLiveWorkers(shortCfg)).toBe(true);
-  });
+  res.leakCheck();
 });

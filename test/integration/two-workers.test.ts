@@ -3,28 +3,17 @@
  * one run with 1 worker process and one with 2, gives the same edge set (digest), and
  * with 2 workers every shard is processed exactly once.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup } from '../helpers/env.js';
+import { describe, expect, it } from 'vitest';
+import { cliJson } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
+import { edgeIntegrity, independentEdges, type IndependentEdges, type RunJson, type SeedJson, type ValidateJson } from '../helpers/oracle.js';
 import { COLL } from '../../core/store/collections.js';
 import { shardsColl } from '../../core/store/shards.js';
-import {
-  cliJson,
-  edgeIntegrity,
-  independentEdges,
-  noLiveWorkers,
-  pipelineConfig,
-  removeHome,
-  Resources,
-  type IndependentEdges,
-  type RunJson,
-  type SeedJson,
-  type ValidateJson,
-} from '../helpers/pipeline.js';
 
 const DOCS = 6000;
-const one = pipelineConfig('two_workers_1');
-const two = pipelineConfig('two_workers_2');
-const res = new Resources();
+const res = useResources();
+const one = { cfg: res.config('two_workers_1') };
+const two = { cfg: res.config('two_workers_2') };
 const LONG = 600_000;
 
 interface Outcome {
@@ -34,13 +23,6 @@ interface Outcome {
 }
 const outcomes: Record<'one' | 'two', Outcome | undefined> = { one: undefined, two: undefined };
 
-afterAll(async () => {
-  await res.teardown();
-  for (const { cfg, home } of [one, two]) {
-    await cleanup(cfg);
-    removeHome(home);
-  }
-});
 
 async function seedAndRun(which: typeof one, workers: number): Promise<Outcome> {
   const { cfg } = which;
@@ -107,9 +89,5 @@ describe('one worker vs two workers on the same corpus', () => {
     expect(b!.run.tombstones_inserted).toBe(a!.run.tombstones_inserted);
   });
 
-  it('leaves no worker process or connection open', async () => {
-    expect(res.openChildren()).toEqual([]);
-    expect(res.openConnections()).toBe(0);
-    for (const { cfg } of [one, two]) expect(await noLiveWorkers(cfg)).toBe(true);
-  });
+  res.leakCheck();
 });

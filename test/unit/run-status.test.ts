@@ -3,9 +3,14 @@ import { RunStateError } from '../../core/errors.js';
 import {
   assertTransition,
   canTransition,
+  DISPATCH_STATES,
+  HOLD_STATES,
   isRunState,
+  predecessors,
+  RESUMABLE_STATES,
   RUN_STATES,
   TERMINAL_STATES,
+  WATCHED_STATES,
   TRANSITIONS,
   type RunState,
 } from '../../core/store/run-status.js';
@@ -105,5 +110,27 @@ describe('run-status transition table', () => {
       return false;
     };
     for (const s of RUN_STATES.filter((x) => x !== 'rolled_back')) expect(reaches(s), s).toBe(true);
+  });
+});
+
+describe('state groups and predecessors', () => {
+  it('predecessors(to) are exactly the states with an edge to it', () => {
+    expect(predecessors('pausing').sort()).toEqual(['running', 'throttled']);
+    expect(predecessors('cancelling').sort()).toEqual(['paused', 'pausing', 'running', 'throttled']);
+    for (const to of RUN_STATES) {
+      for (const from of RUN_STATES) expect(predecessors(to).includes(from), `${from} -> ${to}`).toBe(canTransition(from, to));
+    }
+  });
+
+  it('groups hold known states and agree with the table', () => {
+    for (const g of [DISPATCH_STATES, HOLD_STATES, WATCHED_STATES, RESUMABLE_STATES, TERMINAL_STATES]) {
+      for (const s of g) expect(isRunState(s)).toBe(true);
+    }
+    // A resumable state can move to running; a held run can be dispatched again.
+    for (const s of RESUMABLE_STATES) expect(canTransition(s, 'running'), s).toBe(true);
+    for (const s of HOLD_STATES.filter((x) => x !== 'pausing')) expect(canTransition(s, 'running'), s).toBe(true);
+    // Dispatching and holding never overlap; nothing terminal is watched.
+    expect(DISPATCH_STATES.filter((s) => (HOLD_STATES as readonly string[]).includes(s))).toEqual([]);
+    expect(WATCHED_STATES.filter((s) => (TERMINAL_STATES as readonly string[]).includes(s))).toEqual([]);
   });
 });

@@ -1,29 +1,21 @@
 /**
- * Shared pieces of the pipeline integration tests: a JSON CLI runner, tracked
- * connections and worker processes (so each file can prove nothing is left open),
- * an independent expected-edges computation over `advisory_raw`, and a content hash of
- * every `advisory_*` collection.
+ * What the tests compare against: the rustsec corpus's expected figures, the CLI's
+ * `--json` shapes, an independent expected-edges computation over `advisory_raw`, a
+ * content hash of every `advisory_*` collection, and a way to drive a run to its end.
  *
  * The expected-edges computation deliberately does NOT use core/supersedes.ts: it
  * re-derives the DESIGN §3 rule from the raw documents so the tests have an oracle
  * that does not share code with the implementation under test.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import type { ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import type { Db, Document } from 'mongodb';
-import type { Config } from '../../core/config.js';
-import { Connections } from '../../core/connections.js';
 import { canonicalJson } from '../../core/canonical-json.js';
-import { QUEUES } from '../../core/contract.js';
 import { ADVISORY_COLLECTIONS, COLL } from '../../core/store/collections.js';
-import { TERMINAL_STATES } from '../../core/store/run-status.js';
+import { inGroup, TERMINAL_STATES } from '../../core/store/run-status.js';
 import { summarizeRun, type RunSummary } from '../../core/store/summary.js';
 import { finalizeIfComplete } from '../../monitor/finalize.js';
-import { pollUntil, quietLog, runCli, RUSTSEC_EXPECTED, spawnWorker, testConfig } from './env.js';
+import { pollUntil, quietLog, RUSTSEC_EXPECTED } from './env.js';
 
 export interface RustsecExpected {
   total_documents: number;
@@ -70,121 +62,6 @@ export interface SeedJson {
 }
 
 /**
- * A test configuration with its own database, queue prefix and LNM_HOME (seed files
- * and rejects files then never collide with another test file running in parallel).
- */
-export function pipelineConfig(name: string, extra: Record<string, string> = {}): { cfg: Config; home: string } {
-  const home = mkdtempSync(path.join(tmpdir(), `lnm-${name}-`));
-  return { cfg: testConfig(name, { LNM_HOME: home, ...extra }), home };
-}
-
-export function removeHome(home: string): void {
-  rmSync(home, { recursive: true, force: true });
-}
-
-/** Run the CLI, require the exit code, and parse the last stdout line as JSON. */
-export async function cliJson<T>(cfg: Config, args: string[], opts: { code?: number; env?: Record<string, string> } = {}): Promise<T> {
-  const r = await runCli(cfg, args, opts.env ?? {});
-  const want = opts.code ?? 0;
-  if (r.code !== want) {
-    throw new Error(`lnm-backfill ${args.join(' ')} exited ${r.code} (expected ${want})\nstdout: ${r.stdout}\nstderr: ${r.stderr.slice(-4000)}`);
-  }
-  const lines = r.stdout.trim().split('\n');
-  try {
-    return JSON.parse(lines[lines.length - 1] ?? '') as T;
-  } catch {
-    throw new Error(`lnm-backfill ${args.join(' ')}: stdout is not JSON: ${r.stdout}\nstderr: ${r.stderr.slice(-4000)}`);
-  }
-}
-
-/** Everything a test file opens, so the last check can prove it is all closed/exited. */
-export class Resources {
-  readonly conns: Array<{ conns: Connections; closed: boolean }> = [];
-  readonly children: Array<{ child: ChildProcess; stderr: string[] }> = [];
-
-  async open(cfg: Config): Promise<Connections> {
-    const conns = await Connections.open(cfg);
-    this.conns.push({ conns, closed: false });
-    return conns;
-  }
-
-  async close(conns: Connections): Promise<void> {
-    const entry = this.conns.find((e) => e.conns === conns);
-    if (!entry) throw new Error('not a tracked connection');
-    await conns.close();
-    entry.closed = true;
-  }
-
-  /** A `lnm-backfill worker` child; its stderr is drained (and kept for diagnostics). */
-  worker(cfg: Config, env: Record<string, string> = {}): ChildProcess {
-    const child = spawnWorker(cfg, env);
-    const stderr: string[] = [];
-    child.stderr?.on('data', (d: Buffer) => {
-      stderr.push(d.toString());
-      if (stderr.length > 200) stderr.shift();
-    });
-    this.children.push({ child, stderr });
-    return child;
-  }
-
-  workerLog(child: ChildProcess): string {
-    return this.children.find((e) => e.child === child)?.stderr.join('') ?? '';
-  }
-
-  /** Send `signal` and wait until the child has exited. */
-  async stop(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (exited(child)) return;
-    const gone = once(child, 'exit');
-    child.kill(signal);
-    await gone;
-  }
-
-  /** Best-effort teardown for afterAll (after a failed test): kill, close, never throw. */
-  async teardown(): Promise<void> {
-    for (const { child } of this.children) {
-      if (exited(child)) continue;
-      const gone = once(child, 'exit');
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
-      await gone;
-      clearTimeout(timer);
-    }
-    for (const e of this.conns) {
-      if (e.closed) continue;
-      await e.conns.close().catch(() => undefined);
-      e.closed = true;
-    }
-  }
-
-  openChildren(): number[] {
-    return this.children.filter((e) => !exited(e.child)).map((e) => e.child.pid ?? -1);
-  }
-
-  openConnections(): number {
-    return this.conns.filter((e) => !e.closed).length;
-  }
-}
-
-export function exited(child: ChildProcess): boolean {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** Worker connections BullMQ sees on a prefix's shards queue (0 = no worker left running). */
-export async function liveWorkerCount(cfg: Config): Promise<number> {
-  const conns = await Connections.open(cfg);
-  try {
-    return await conns.queue(QUEUES.shards).getWorkersCount();
-  } finally {
-    await conns.close();
-  }
-}
-
-/** Resolves once BullMQ sees no worker connection on the prefix (rejects after `timeoutMs`). */
-export async function noLiveWorkers(cfg: Config, timeoutMs = 10_000): Promise<true> {
-  return pollUntil(async () => (await liveWorkerCount(cfg)) === 0, `no live worker on ${cfg.queuePrefix}`, timeoutMs, 200);
-}
-
-/**
  * Drive a run to a terminal state the way `start --wait` does (finalize on each poll),
  * with workers running elsewhere. Returns the final summary.
  */
@@ -193,7 +70,7 @@ export async function driveToEnd(db: Db, runId: string, timeoutMs = 150_000): Pr
     async () => {
       await finalizeIfComplete(db, runId, quietLog);
       const s = await summarizeRun(db, runId);
-      return TERMINAL_STATES.includes(s.run.state) ? s : null;
+      return inGroup(s.run.state, TERMINAL_STATES) ? s : null;
     },
     `run ${runId} to finish`,
     timeoutMs,

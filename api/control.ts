@@ -1,0 +1,65 @@
+/** Operator actions on a run from a script: pause, resume, cancel, roll back, validate. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { withConnections } from '../core/connections.js';
+import { resolveRunRef, type RunDoc } from '../core/store/runs.js';
+import { cancelRun as cancel, pauseRun as pause, resumeRun as resume } from '../monitor/control.js';
+import { reportBytes, validateRun as validate, type ValidationResult } from '../monitor/validate.js';
+import { beginRollback, rollbackRun as rollback, type RollbackResult } from '../workers/rollback.js';
+import { resolveOptions, type ApiOptions } from './context.js';
+
+export interface ControlResult {
+  run_id: string;
+  state: RunDoc['state'];
+  reason: string | null;
+}
+
+export interface ControlOptions extends ApiOptions {
+  /** Settle a pausing/cancelling run after the grace period even with shards in flight. */
+  force?: boolean;
+}
+
+const controlResult = (run: RunDoc): ControlResult => ({ run_id: run._id, state: run.state, reason: run.state_reason ?? null });
+
+export async function pauseRun(runId: string, opts: ControlOptions = {}): Promise<ControlResult> {
+  const { cfg } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => controlResult(await pause(conns, await resolveRunRef(conns.db, runId), { force: opts.force ?? false })));
+}
+
+export async function resumeRun(runId: string, opts: ApiOptions = {}): Promise<ControlResult> {
+  const { cfg, log } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => controlResult(await resume(conns, await resolveRunRef(conns.db, runId), log)));
+}
+
+export async function cancelRun(runId: string, opts: ControlOptions = {}): Promise<ControlResult> {
+  const { cfg } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => controlResult(await cancel(conns, await resolveRunRef(conns.db, runId), { force: opts.force ?? false })));
+}
+
+/** Remove exactly what the run wrote and verify nothing of it remains. */
+export async function rollbackRun(runId: string, opts: ApiOptions = {}): Promise<RollbackResult> {
+  const { cfg, log } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => {
+    const id = await resolveRunRef(conns.db, runId);
+    await beginRollback(conns.db, id, 'operator rollback');
+    return rollback(conns.db, id, log, cfg.deleteBatch);
+  });
+}
+
+export interface ValidateOptions extends ApiOptions {
+  /** Write report.json (and report.json.sha256) into this folder. */
+  outDir?: string;
+}
+
+export async function validateRun(runId: string, opts: ValidateOptions = {}): Promise<ValidationResult & { file?: string }> {
+  const { cfg } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => {
+    const result = await validate(conns.db, await resolveRunRef(conns.db, runId));
+    if (!opts.outDir) return result;
+    mkdirSync(opts.outDir, { recursive: true });
+    const file = path.join(opts.outDir, 'report.json');
+    writeFileSync(file, reportBytes(result.report));
+    writeFileSync(`${file}.sha256`, `${result.report_sha256}  report.json\n`);
+    return { ...result, file };
+  });
+}

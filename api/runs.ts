@@ -1,0 +1,146 @@
+/**
+ * Runs from a script: start a backfill, follow it until it settles (with the same
+ * in-process monitor as `start --wait`), read its status. Plain typed results.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import { childEnv } from '../core/config.js';
+import { Connections, withConnections } from '../core/connections.js';
+import { inGroup, TERMINAL_STATES, type RunState } from '../core/store/run-status.js';
+import { summarizeRun, type RunSummary } from '../core/store/summary.js';
+import { resolveRunRef, type ErrorInfo } from '../core/store/runs.js';
+import { startRun } from '../producer/start.js';
+import { finalizeIfComplete } from '../monitor/finalize.js';
+import { Monitor } from '../monitor/monitor.js';
+import { resolveOptions, type ApiOptions } from './context.js';
+import { LocalWorkers } from './local-workers.js';
+
+export interface RunStatus {
+  run_id: string;
+  state: RunState;
+  /** Why the run is in its state (the last transition's reason). */
+  reason: string | null;
+  dry_run: boolean;
+  tenant: string | null;
+  shards: number;
+  shards_done: number;
+  shards_failed: number;
+  /** Documents in the run's scope (its planned shards). */
+  docs_planned: number;
+  /** Documents of the shards done so far. */
+  docs: number;
+  edges_inserted: number;
+  tombstones_inserted: number;
+  idempotent_hits: number;
+  violations: number;
+  errors: number;
+  docs_per_s: number | null;
+  eta_s: number | null;
+  terminal: boolean;
+  error?: ErrorInfo;
+}
+
+export function toRunStatus(s: RunSummary): RunStatus {
+  return {
+    run_id: s.run._id,
+    state: s.run.state,
+    reason: s.run.state_reason ?? null,
+    dry_run: s.run.dry_run,
+    tenant: s.run.tenant,
+    shards: s.shards.total,
+    shards_done: s.shards.done,
+    shards_failed: s.shards.failed,
+    docs_planned: s.run.snapshot?.docs ?? 0,
+    docs: s.counts.docs,
+    edges_inserted: s.counts.edges_inserted,
+    tombstones_inserted: s.counts.tombstones_inserted,
+    idempotent_hits: s.counts.idempotent_hits,
+    violations: s.counts.violations,
+    errors: s.counts.errors,
+    docs_per_s: s.docs_per_s,
+    eta_s: s.eta_s,
+    terminal: inGroup(s.run.state, TERMINAL_STATES),
+    ...(s.run.error ? { error: s.run.error } : {}),
+  };
+}
+
+export interface StartBackfillOptions extends ApiOptions {
+  dryRun?: boolean;
+  /** Documents per shard (default: the configured batch size). */
+  batchSize?: number;
+  stopOnError?: boolean;
+  /** Only this tenant's documents; null or absent = every tenant. */
+  tenant?: string | null;
+  /** Recorded on the run (what the operator typed); default: the API call. */
+  commandLine?: string[];
+}
+
+/** Record, plan and enqueue a run; returns once its shards are queued (workers do the rest). */
+export async function startBackfill(opts: StartBackfillOptions = {}): Promise<RunStatus> {
+  const { cfg, log } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => {
+    const run = await startRun(
+      conns,
+      {
+        dryRun: opts.dryRun ?? false,
+        batchSize: opts.batchSize ?? cfg.batchSize,
+        stopOnError: opts.stopOnError ?? false,
+        tenant: opts.tenant ?? null,
+        commandLine: opts.commandLine ?? ['api:startBackfill'],
+      },
+      log,
+    );
+    return toRunStatus(await summarizeRun(conns.db, run._id));
+  });
+}
+
+/** `runId` may be `latest` (the newest run). */
+export async function getRunStatus(runId: string, opts: ApiOptions = {}): Promise<RunStatus> {
+  const { cfg } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => toRunStatus(await summarizeRun(conns.db, await resolveRunRef(conns.db, runId))));
+}
+
+export interface Progress {
+  status: RunStatus;
+  /** Worker connections on the shards queue right now. */
+  workers: number;
+}
+
+export interface WaitOptions extends ApiOptions {
+  /** Called on every poll with the current status. */
+  onProgress?: (p: Progress) => void;
+  /** Run the monitor in this process too (it acts only while it holds the leader lock). Default true. */
+  monitor?: boolean;
+  /** Start this many worker processes for the duration of the wait. Default 0. */
+  localWorkers?: number;
+  /** Where the local workers' stderr goes (a log file descriptor); default: this process's stderr. */
+  workerStderr?: number | 'inherit';
+  /** Give up (reject) after this long; default: never. */
+  timeoutMs?: number;
+}
+
+/** Follow a run until it reaches a terminal state; returns its final status. */
+export async function waitForRun(runId: string, opts: WaitOptions = {}): Promise<RunStatus> {
+  const { cfg, log } = resolveOptions(opts);
+  const conns = await Connections.open(cfg);
+  const workers = new LocalWorkers();
+  const monitor = opts.monitor === false ? undefined : new Monitor(conns, log);
+  try {
+    const id = await resolveRunRef(conns.db, runId);
+    if (opts.localWorkers) workers.start(opts.localWorkers, childEnv(cfg), opts.workerStderr ?? 'inherit');
+    const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+    const queue = conns.queue('shards');
+    for (;;) {
+      await monitor?.tick();
+      await finalizeIfComplete(conns.db, id, log);
+      const status = toRunStatus(await summarizeRun(conns.db, id));
+      opts.onProgress?.({ status, workers: status.terminal ? 0 : await queue.getWorkersCount() });
+      if (status.terminal) return status;
+      if (Date.now() > deadline) throw new Error(`run ${id} did not settle within ${opts.timeoutMs} ms (state ${status.state})`);
+      await delay(cfg.pollIntervalMs);
+    }
+  } finally {
+    await monitor?.close();
+    await workers.stop();
+    await conns.close();
+  }
+}

@@ -1,0 +1,25 @@
+/** The command table: every CLI command, in the order the usage lists them. */
+import type { Command } from './command.js';
+import { importCmd, seed, services } from '../commands/data.js';
+import { start, status, validate } from '../commands/run.js';
+import { monitor, worker } from '../commands/roles.js';
+import { cancel, pause, resume, rollback } from '../commands/control.js';
+import { demo } from '../commands/demo.js';
+
+export const COMMANDS: readonly Command[] = [services, importCmd, seed, start, worker, monitor, status, pause, resume, cancel, validate, rollback, demo];
+
+export function findCommand(name: string): Command | undefined {
+  return COMMANDS.find((c) => c.name === name);
+}
+
+export function globalUsage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    'usage: lnm-backfill <command> [options]        (lnm-backfill <command> --help for its options)',
+    '',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    '',
+    'Configuration comes from the environment (MONGO_URL, REDIS_URL, LNM_DB, LNM_QUEUE_PREFIX, ...; see README).',
+    'On a terminal, JSON logs go to .lnm/logs/lnm-backfill.log (--verbose: stderr); elsewhere to stderr.',
+  ].join('\n');
+}

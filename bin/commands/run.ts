@@ -1,0 +1,96 @@
+/** start, status, validate: a run's life from the command line, over the public API. */
+import { openSync } from 'node:fs';
+import { getRunStatus, startBackfill, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
+import { UsageError } from '../../core/errors.js';
+import { usage, type Command, type CommandContext } from '../cli/command.js';
+import { ProgressView, progressLine } from '../progress.js';
+
+/** Exit status of a settled or queued run: 1 when it failed or was rolled back. */
+export function runExitCode(s: RunStatus): number {
+  return s.state === 'failed' || s.state === 'rolled_back' ? 1 : 0;
+}
+
+/** Where local workers write their JSON logs: the CLI's log file on a terminal, else our stderr. */
+export function workerStderr(ctx: CommandContext): number | 'inherit' {
+  return ctx.logFile ? openSync(ctx.logFile, 'a') : 'inherit';
+}
+
+function summaryText(s: RunStatus): string {
+  const lines = [
+    `run ${s.run_id}: ${s.state}${s.reason ? ` (${s.reason})` : ''}${s.dry_run ? ' [dry run]' : ''}`,
+    `  shards ${s.shards_done}/${s.shards} done${s.shards_failed ? `, ${s.shards_failed} failed` : ''}; documents ${s.docs}/${s.docs_planned}`,
+    `  ${s.dry_run ? 'would insert' : 'inserted'} ${s.edges_inserted} edges, ${s.tombstones_inserted} tombstones; idempotent hits ${s.idempotent_hits}; violations ${s.violations}; errors ${s.errors}`,
+  ];
+  if (s.error) lines.push(`  error ${s.error.code}: ${s.error.message}`);
+  return lines.join('\n');
+}
+
+export const start: Command = {
+  name: 'start',
+  summary: 'record a run, plan its shards and enqueue them; with --wait follow it to the end',
+  positionals: [],
+  options: {
+    'dry-run': { type: 'boolean', description: 'same planning and computation, zero writes to advisory_*' },
+    'batch-size': { type: 'integer', value: 'N', description: 'documents per shard (default LNM_BATCH_SIZE)' },
+    'stop-on-error': { type: 'boolean', description: 'first failed shard or violation stops the run and rolls it back' },
+    tenant: { type: 'string', value: 'T', description: 'only this tenant (default: every tenant)' },
+    wait: { type: 'boolean', description: 'follow the run until it settles (runs the monitor in this process too)' },
+    'local-workers': { type: 'integer', value: 'N', min: 0, description: 'with --wait: start N worker processes for the run' },
+  },
+  async run(ctx) {
+    const o = ctx.options;
+    if (o.tenant === '') throw new UsageError('start: --tenant must not be empty (omit it for every tenant)', usage(start));
+    if (o['local-workers'] !== undefined && !o.wait) throw new UsageError('start: --local-workers needs --wait', usage(start));
+    const queued = await startBackfill({
+      config: ctx.cfg,
+      log: ctx.log,
+      dryRun: o['dry-run'] === true,
+      batchSize: (o['batch-size'] as number | undefined) ?? ctx.cfg.batchSize,
+      stopOnError: o['stop-on-error'] === true,
+      tenant: (o.tenant as string | undefined) ?? null,
+      commandLine: ctx.argv,
+    });
+    process.stderr.write(`run ${queued.run_id}: ${queued.shards} shard(s), ${queued.docs_planned} document(s) planned${queued.dry_run ? ' (dry run)' : ''}\n`);
+    if (!o.wait) return { exitCode: runExitCode(queued), result: queued, text: summaryText(queued) };
+    const view = new ProgressView(process.stderr, ctx.tty);
+    const final = await waitForRun(queued.run_id, {
+      config: ctx.cfg,
+      log: ctx.log,
+      localWorkers: (o['local-workers'] as number | undefined) ?? 0,
+      workerStderr: workerStderr(ctx),
+      onProgress: view.update,
+    });
+    view.end();
+    return { exitCode: runExitCode(final), result: final, text: summaryText(final) };
+  },
+};
+
+export const status: Command = {
+  name: 'status',
+  summary: 'progress, rate, ETA and counts of a run',
+  positionals: [{ name: 'run', description: 'run id (run-YYYYMMDDTHHMMSSZ-xxxxxx), or latest' }],
+  options: {},
+  async run(ctx) {
+    const s = await getRunStatus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log });
+    return { exitCode: 0, result: s, text: `${progressLine(s)}\n${summaryText(s)}` };
+  },
+};
+
+export const validate: Command = {
+  name: 'validate',
+  summary: 'consistency report of a run (report.json + SHA-256); exit 1 when a check fails',
+  positionals: [{ name: 'run', description: 'run id, or latest' }],
+  options: { out: { type: 'string', value: 'DIR', description: 'write report.json and report.json.sha256 into DIR' } },
+  async run(ctx) {
+    const out = ctx.options.out as string | undefined;
+    const r = await validateRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, ...(out ? { outDir: out } : {}) });
+    const result = { ok: r.report.ok, edges: r.report.edges, observations: r.report.observations, report_sha256: r.report_sha256, report: r.report, ...(r.file ? { file: r.file } : {}) };
+    const text = [
+      `validation of ${r.run_id}: ${r.report.ok ? 'ok' : 'FAILED'}`,
+      `  edges expected ${r.report.edges.expected}, present ${r.report.edges.present}, missing ${r.report.edges.missing}, extra ${r.report.edges.extra}`,
+      `  edge digest ${r.report.edges.digest}`,
+      `  report sha256 ${r.report_sha256}${r.file ? ` (${r.file})` : ''}`,
+    ].join('\n');
+    return { exitCode: r.report.ok ? 0 : 1, result, text };
+  },
+};

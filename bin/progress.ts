@@ -1,0 +1,62 @@
+/**
+ * The progress view of `start --wait`, `status --watch` and the demo: a bar with rate and
+ * ETA redrawn in place on a terminal, one plain line per change otherwise; a hint when no
+ * worker is taking the run's jobs.
+ */
+import type { Writable } from 'node:stream';
+import type { Progress, RunStatus } from '../api/index.js';
+
+function fmtDuration(s: number | null): string {
+  if (s === null || !Number.isFinite(s)) return '--:--';
+  const m = Math.floor(s / 60);
+  return `${m}:${String(Math.floor(s % 60)).padStart(2, '0')}`;
+}
+
+export function progressLine(s: RunStatus, width = 30): string {
+  const { shards: total, shards_done: done, shards_failed: failed } = s;
+  const frac = total > 0 ? (done + failed) / total : 0;
+  const filled = Math.round(frac * width);
+  const bar = `${'#'.repeat(filled)}${'.'.repeat(width - filled)}`;
+  const rate = s.docs_per_s === null ? '-' : s.docs_per_s.toFixed(0);
+  return `[${bar}] ${done}/${total} shards${failed ? ` (${failed} failed)` : ''} ${s.state} ${rate} docs/s ETA ${fmtDuration(s.eta_s)}`;
+}
+
+export class ProgressView {
+  private lastLine = '';
+  private lastWorkerSeen = Date.now();
+  private hinted = false;
+  private drawn = false;
+
+  constructor(
+    private readonly out: Writable,
+    private readonly tty: boolean,
+    private readonly noWorkerHintMs = 10_000,
+  ) {}
+
+  readonly update = (p: Progress): void => {
+    const line = progressLine(p.status);
+    if (this.tty) {
+      this.out.write(`\r${line}\u001b[K`);
+      this.drawn = true;
+    } else if (line !== this.lastLine) this.out.write(`${line}\n`);
+    this.lastLine = line;
+    if (p.status.terminal) return this.end();
+    if (p.workers > 0) this.lastWorkerSeen = Date.now();
+    else if (!this.hinted && Date.now() - this.lastWorkerSeen > this.noWorkerHintMs) {
+      this.hinted = true;
+      this.say('no worker is taking jobs: start one with "lnm-backfill worker" (same LNM_DB/LNM_QUEUE_PREFIX/REDIS_URL/MONGO_URL), or pass --local-workers=N');
+    }
+  };
+
+  /** A message on its own line (the bar is redrawn on the next update). */
+  say(message: string): void {
+    this.end();
+    this.out.write(`${message}\n`);
+  }
+
+  /** Finish the bar's line. Safe to call twice. */
+  end(): void {
+    if (this.drawn) this.out.write('\n');
+    this.drawn = false;
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * examples/enqueue-backfill.ts, run as a user would (node on the built file, its
+ * configuration from the environment) against the real services, with a worker process
+ * of the CLI: the run it enqueues for one tenant succeeds with the expected edges.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { childEnv } from '../../core/config.js';
+import { cliJson, RUSTSEC } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
+import { rustsecExpected, type ImportJson, type RunJson, type SeedJson } from '../helpers/oracle.js';
+
+const EXAMPLE = fileURLToPath(new URL('../../dist/examples/enqueue-backfill.js', import.meta.url));
+const X = rustsecExpected();
+const res = useResources();
+const cfg = res.config('example');
+
+describe('examples/enqueue-backfill.ts', () => {
+  it('enqueues a run for one tenant and prints progress until it succeeds', async () => {
+    const imp = await cliJson<ImportJson>(cfg, ['import', RUSTSEC, '--json']);
+    expect(imp.accepted).toBe(X.accepted_documents_after_duplicate_drop);
+    // Another tenant the run must not touch.
+    const other = await cliJson<SeedJson>(cfg, ['seed', '--docs', '300', '--seed', '5', '--tenants', '2', '--json']);
+    expect(other.import?.accepted).toBe(300);
+    const worker = res.worker(cfg);
+
+    const child = spawn(process.execPath, [EXAMPLE, 'default'], { env: childEnv(cfg) });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const [code] = (await once(child, 'exit')) as [number];
+    expect(code, `${stdout}\n${stderr}`).toBe(0);
+
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^enqueued run-\S+ for tenant default: \d+ shard\(s\), 3033 document\(s\)$/);
+    expect(lines.some((l) => /^running \d+\/\d+ shards/.test(l))).toBe(true);
+    const final = JSON.parse(lines[lines.length - 1]!) as RunJson & { tenant: string };
+    expect(final).toMatchObject({
+      state: 'succeeded',
+      tenant: 'default',
+      docs: X.accepted_documents_after_duplicate_drop,
+      edges_inserted: X.expected_supersedes_edges,
+      tombstones_inserted: X.expected_supersedes_edges,
+      violations: 0,
+      errors: 0,
+    });
+    await res.stop(worker);
+  }, 600_000);
+
+  res.leakCheck();
+});
