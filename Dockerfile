@@ -19,5 +19,7 @@ COPY --from=build /app/dist dist
 COPY --from=build /app/package.json package.json
 COPY data data
 USER node
+# The monitor's HTTP port (Bull Board, /metrics, APIs): `monitor --port=9464 --host=0.0.0.0`.
+EXPOSE 9464
 ENTRYPOINT ["node", "dist/bin/lnm-backfill.js"]
 CMD ["--help"]

@@ -69,11 +69,18 @@ export function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs });
+    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // Our own timer, not spawn's `timeout` option: that one stays armed after a failed
+    // spawn (ENOENT) and keeps the process alive until it expires.
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs);
     child.stdout.on('data', (b: Buffer) => (stdout = (stdout + b.toString()).slice(-MAX_CAPTURE)));
     child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-MAX_CAPTURE)));
-    child.on('error', (err: NodeJS.ErrnoException) => resolve({ code: null, stdout, stderr, spawnError: err }));
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      resolve({ code: null, stdout, stderr, spawnError: err });
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (signal) stderr += `\n(killed by ${signal})`;
       resolve({ code, stdout, stderr });
     });
