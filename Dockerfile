@@ -7,7 +7,9 @@ COPY core core
 COPY producer producer
 COPY workers workers
 COPY monitor monitor
+COPY api api
 COPY bin bin
+COPY examples examples
 COPY bench bench
 RUN npm run build && npm prune --omit=dev
 
