@@ -17,7 +17,7 @@
  *   text (throttle reasons are free text in the run document; here they are categories).
  */
 import type { ShardState } from '../../core/store/shards.js';
-import { RUN_STATES, TERMINAL_STATES } from '../../core/store/run-status.js';
+import { inGroup, RUN_STATES, TERMINAL_STATES } from '../../core/store/run-status.js';
 
 export type MetricType = 'counter' | 'gauge' | 'histogram';
 
@@ -47,7 +47,7 @@ export const QUEUE_JOB_STATES = [
 export const THROTTLE_REASONS = ['lag', 'ops', 'cpu', 'flow_control'] as const;
 
 /** States in which `run_active` is 1: every state that is not terminal. */
-export const ACTIVE_RUN_STATES = RUN_STATES.filter((s) => !TERMINAL_STATES.includes(s));
+export const ACTIVE_RUN_STATES = RUN_STATES.filter((s) => !inGroup(s, TERMINAL_STATES));
 
 const run = ['run_id'] as const;
 
