@@ -41,8 +41,8 @@ export async function rollbackRun(runId: string, opts: ApiOptions = {}): Promise
   const { cfg, log } = resolveOptions(opts);
   return withConnections(cfg, async (conns) => {
     const id = await resolveRunRef(conns.db, runId);
-    await beginRollback(conns.db, id, 'operator rollback');
-    return rollback(conns.db, id, log, cfg.deleteBatch);
+    await beginRollback(conns, id, 'operator rollback', 'operator');
+    return rollback(conns, id, log);
   });
 }
 

@@ -8,8 +8,7 @@ import { Connections, withConnections } from '../core/connections.js';
 import { inGroup, TERMINAL_STATES, type RunState } from '../core/store/run-status.js';
 import { summarizeRun, type RunSummary } from '../core/store/summary.js';
 import { resolveRunRef, type ErrorInfo } from '../core/store/runs.js';
-import { startRun } from '../producer/start.js';
-import { finalizeIfComplete } from '../monitor/finalize.js';
+import { resumePlanning, startRun } from '../producer/start.js';
 import { Monitor } from '../monitor/monitor.js';
 import { resolveOptions, type ApiOptions } from './context.js';
 import { LocalWorkers } from './local-workers.js';
@@ -72,31 +71,40 @@ export interface StartBackfillOptions extends ApiOptions {
   tenant?: string | null;
   /** Recorded on the run (what the operator typed); default: the API call. */
   commandLine?: string[];
+  /** Roll back when the run is stopped (default: with stopOnError). */
+  rollbackOnStop?: boolean;
+  /** Start even over an active run whose scope overlaps; the reason is recorded on the run. */
+  force?: { reason: string };
+  /** Re-plan this run, whose planning was interrupted, instead of recording a new one. */
+  resume?: string;
 }
 
 /** Record, plan and enqueue a run; returns once its shards are queued (workers do the rest). */
 export async function startBackfill(opts: StartBackfillOptions = {}): Promise<RunStatus> {
   const { cfg, log } = resolveOptions(opts);
   return withConnections(cfg, async (conns) => {
+    if (opts.resume) return toRunStatus(await summarizeRun(conns, (await resumePlanning(conns, await resolveRunRef(conns.db, opts.resume), log))._id));
     const run = await startRun(
       conns,
       {
         dryRun: opts.dryRun ?? false,
         batchSize: opts.batchSize ?? cfg.batchSize,
         stopOnError: opts.stopOnError ?? false,
+        ...(opts.rollbackOnStop === undefined ? {} : { rollbackOnStop: opts.rollbackOnStop }),
         tenant: opts.tenant ?? null,
         commandLine: opts.commandLine ?? ['api:startBackfill'],
+        ...(opts.force ? { force: opts.force } : {}),
       },
       log,
     );
-    return toRunStatus(await summarizeRun(conns.db, run._id));
+    return toRunStatus(await summarizeRun(conns, run._id));
   });
 }
 
 /** `runId` may be `latest` (the newest run). */
 export async function getRunStatus(runId: string, opts: ApiOptions = {}): Promise<RunStatus> {
   const { cfg } = resolveOptions(opts);
-  return withConnections(cfg, async (conns) => toRunStatus(await summarizeRun(conns.db, await resolveRunRef(conns.db, runId))));
+  return withConnections(cfg, async (conns) => toRunStatus(await summarizeRun(conns, await resolveRunRef(conns.db, runId))));
 }
 
 export interface Progress {
@@ -128,11 +136,10 @@ export async function waitForRun(runId: string, opts: WaitOptions = {}): Promise
     const id = await resolveRunRef(conns.db, runId);
     if (opts.localWorkers) workers.start(opts.localWorkers, childEnv(cfg), opts.workerStderr ?? 'inherit');
     const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
-    const queue = conns.queue('shards');
+    await monitor?.start();
+    const queue = conns.queue('shards', id);
     for (;;) {
-      await monitor?.tick();
-      await finalizeIfComplete(conns.db, id, log);
-      const status = toRunStatus(await summarizeRun(conns.db, id));
+      const status = toRunStatus(await summarizeRun(conns, id));
       opts.onProgress?.({ status, workers: status.terminal ? 0 : await queue.getWorkersCount() });
       if (status.terminal) return status;
       if (Date.now() > deadline) throw new Error(`run ${id} did not settle within ${opts.timeoutMs} ms (state ${status.state})`);

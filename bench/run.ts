@@ -9,7 +9,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { childEnv, loadConfig } from '../core/config.js';
 import { Connections } from '../core/connections.js';
-import { QUEUE_KEYS } from '../core/contract.js';
+import { obliterateAll } from '../core/jobs.js';
 import { servicesUp } from '../core/services/services.js';
 
 const CLI = fileURLToPath(new URL('../bin/lnm-backfill.js', import.meta.url));
@@ -33,7 +33,7 @@ await servicesUp(base);
 const cfg = { ...base, db: `${base.db}_bench`, queuePrefix: `${base.queuePrefix}-bench` };
 const conns = await Connections.open(cfg);
 await conns.db.dropDatabase();
-for (const q of QUEUE_KEYS) await conns.queue(q).obliterate({ force: true });
+await obliterateAll(conns);
 await conns.close();
 const env = { ...childEnv(cfg), LNM_LOG_LEVEL: 'warn' };
 const seed = await cli(env, ['seed', '--docs', String(docs), '--seed', '1', '--tenants', '3', '--json']);

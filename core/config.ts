@@ -35,6 +35,10 @@ export interface Config {
   stalledIntervalMs: number;
   /** How often `start --wait` and the monitor poll the run. */
   pollIntervalMs: number;
+  /** How often a worker looks for the queues of new runs (a Redis set; no database read). */
+  discoveryIntervalMs: number;
+  /** A `planned` run whose producer sent no heartbeat for this long is failed (resumable). */
+  planStaleMs: number;
   monitor: MonitorConfig;
 }
 
@@ -58,6 +62,10 @@ export interface MonitorConfig {
   alertWebhookUrl: string;
   alertWebhookTimeoutMs: number;
   lockTtlMs: number;
+  /** How often the monitor ticks (each tick is O(1) reads per active run). */
+  tickIntervalMs: number;
+  /** A run validating for longer than this is failed (validation is re-run by `validate`). */
+  validateTimeoutMs: number;
   /** After this long in pausing/cancelling, the state may be forced. */
   pauseGraceMs: number;
 }
@@ -121,6 +129,8 @@ export function loadConfig(env: Env = process.env): Config {
     lockDurationMs: num(env, 'LNM_LOCK_DURATION_MS', 30_000, 500, 3_600_000),
     stalledIntervalMs: num(env, 'LNM_STALLED_INTERVAL_MS', 30_000, 500, 3_600_000),
     pollIntervalMs: num(env, 'LNM_POLL_INTERVAL_MS', 500, 50, 60_000),
+    discoveryIntervalMs: num(env, 'LNM_DISCOVERY_INTERVAL_MS', 1000, 20, 60_000),
+    planStaleMs: num(env, 'LNM_PLAN_STALE_MS', 60_000, 100, 3_600_000),
     monitor: {
       probeIntervalMs: num(env, 'LNM_PROBE_INTERVAL_MS', 5000, 50, 600_000),
       probeTimeoutMs: num(env, 'LNM_PROBE_TIMEOUT_MS', 2000, 10, 60_000),
@@ -137,6 +147,8 @@ export function loadConfig(env: Env = process.env): Config {
       alertWebhookUrl: url(env, 'LNM_ALERT_WEBHOOK_URL', '', ['http:', 'https:']).value,
       alertWebhookTimeoutMs: num(env, 'LNM_ALERT_WEBHOOK_TIMEOUT_MS', 3000, 10, 60_000),
       lockTtlMs: num(env, 'LNM_MONITOR_LOCK_TTL_MS', 15_000, 100, 600_000),
+      tickIntervalMs: num(env, 'LNM_MONITOR_TICK_MS', 1000, 20, 600_000),
+      validateTimeoutMs: num(env, 'LNM_VALIDATE_TIMEOUT_MS', 3_600_000, 1000, 86_400_000),
       pauseGraceMs: num(env, 'LNM_PAUSE_GRACE_MS', 30_000, 0, 3_600_000),
     },
   };

@@ -7,7 +7,7 @@ import { MongoClient, type Db } from 'mongodb';
 import { Redis } from 'ioredis';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Config } from './config.js';
-import { CONTRACT, type JobData, type JobName, type QueueKey } from './contract.js';
+import { CONTRACT, shardQueueName, type JobData, type JobName, type QueueKey, type SharedQueueKey } from './contract.js';
 import { ServiceError } from './errors.js';
 
 /** A BullMQ queue typed by the contract: its payload and job name. */
@@ -23,7 +23,8 @@ export class Connections {
   readonly mongo: MongoClient;
   readonly db: Db;
   private readonly redisClients: Redis[] = [];
-  private readonly queues = new Map<QueueKey, Queue>();
+  private shared: Redis | undefined;
+  private readonly queues = new Map<string, Queue>();
   private readonly events: QueueEvents[] = [];
   private closed = false;
 
@@ -50,17 +51,36 @@ export class Connections {
     return r;
   }
 
-  queue<K extends QueueKey>(key: K): TypedQueue<K> {
-    let q = this.queues.get(key);
-    if (!q) {
-      q = new Queue(CONTRACT[key].name, { connection: this.redis(), prefix: this.cfg.queuePrefix });
-      this.queues.set(key, q);
-    }
-    return q as TypedQueue<K>;
+  /** One non-blocking Redis connection shared by every queue handle and plain command. */
+  sharedRedis(): Redis {
+    this.shared ??= this.redis();
+    return this.shared;
   }
 
-  queueEvents(key: QueueKey): QueueEvents {
-    const e = new QueueEvents(CONTRACT[key].name, { connection: this.redis(), prefix: this.cfg.queuePrefix });
+  /** The shards queue of one run. */
+  queue(key: 'shards', runId: string): TypedQueue<'shards'>;
+  /** A queue shared by every run. */
+  queue<K extends SharedQueueKey>(key: K): TypedQueue<K>;
+  queue(key: QueueKey, runId?: string): Queue {
+    const name = key === 'shards' ? shardQueueName(runId ?? '') : CONTRACT[key].name;
+    let q = this.queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: this.sharedRedis(), prefix: this.cfg.queuePrefix });
+      this.queues.set(name, q);
+    }
+    return q;
+  }
+
+  /** Close the handle of a run's shards queue (a long-lived process forgets finished runs). */
+  async forgetQueue(runId: string): Promise<void> {
+    const name = shardQueueName(runId);
+    const q = this.queues.get(name);
+    this.queues.delete(name);
+    await q?.close();
+  }
+
+  queueEvents(name: string): QueueEvents {
+    const e = new QueueEvents(name, { connection: this.redis(), prefix: this.cfg.queuePrefix });
     this.events.push(e);
     return e;
   }

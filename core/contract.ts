@@ -32,6 +32,10 @@ export interface RollbackJob {
   reason: string;
 }
 
+export interface ValidateJob {
+  run_id: string;
+}
+
 const RUN_ID = /^run-\d{8}T\d{6}Z-[0-9a-f]{6}$/;
 
 export function newRunId(now: Date = new Date()): string {
@@ -66,6 +70,10 @@ export function parseShardJob(data: unknown): ShardJob {
   return { run_id: assertRunId(o.run_id, 'job.data.run_id'), shard };
 }
 
+export function parseValidateJob(data: unknown): ValidateJob {
+  return { run_id: assertRunId(asObject(data, 'job.data').run_id, 'job.data.run_id') };
+}
+
 export function parseRollbackJob(data: unknown): RollbackJob {
   const o = asObject(data, 'job.data');
   if (typeof o.reason !== 'string') throw new PayloadError('job.data.reason', 'expected a string');
@@ -74,8 +82,8 @@ export function parseRollbackJob(data: unknown): RollbackJob {
 
 /** What a queue carries: one job name, its payload parser, id and options. */
 export interface QueueSpec<Data, Name extends string> {
-  /** BullMQ queue name (under the configured key prefix). */
-  readonly name: string;
+  /** BullMQ queue name (under the configured key prefix); per run for shards. */
+  readonly name: string | ((runId: string) => string);
   readonly jobName: Name;
   readonly parse: (data: unknown) => Data;
   readonly jobId: (data: Data) => string;
@@ -87,9 +95,14 @@ const retries = (cfg: Pick<Config, 'jobAttempts' | 'jobBackoffMs'>): JobsOptions
   backoff: { type: 'exponential', delay: cfg.jobBackoffMs },
 });
 
+/**
+ * Shards have a queue per run (`shards-<run>`): pausing or throttling a run pauses its
+ * queue in BullMQ, so held jobs cost nothing — no worker fetches them to look at the run.
+ * Workers discover the queues of active runs from a Redis set (core/jobs.ts).
+ */
 export const CONTRACT = {
   shards: {
-    name: 'backfill-shards',
+    name: (runId: string) => `shards-${runId}`,
     jobName: 'shard',
     parse: parseShardJob,
     jobId: (d: ShardJob) => shardId(d.run_id, d.shard),
@@ -106,9 +119,26 @@ export const CONTRACT = {
     jobId: (d: RollbackJob) => `rollback-${d.run_id}`,
     options: retries,
   } satisfies QueueSpec<RollbackJob, 'rollback'>,
+  validate: {
+    name: 'backfill-validate',
+    jobName: 'validate',
+    parse: parseValidateJob,
+    jobId: (d: ValidateJob) => `validate-${d.run_id}`,
+    options: retries,
+  } satisfies QueueSpec<ValidateJob, 'validate'>,
 } as const;
 
 export type QueueKey = keyof typeof CONTRACT;
+/** Queues shared by every run (one BullMQ queue each). */
+export type SharedQueueKey = Exclude<QueueKey, 'shards'>;
+export const SHARED_QUEUE_KEYS: readonly SharedQueueKey[] = ['rollback', 'validate'];
+
+/** The label under which metrics report every run's shards queue together. */
+export const SHARD_QUEUE_FAMILY = 'backfill-shards';
+
+export function shardQueueName(runId: string): string {
+  return CONTRACT.shards.name(runId);
+}
 export type JobData<K extends QueueKey> = ReturnType<(typeof CONTRACT)[K]['parse']>;
 export type JobName<K extends QueueKey> = (typeof CONTRACT)[K]['jobName'];
 
@@ -128,4 +158,6 @@ export function rollbackJobId(runId: string): string {
   return CONTRACT.rollback.jobId({ run_id: runId, reason: '' });
 }
 
-export const QUEUE_KEYS = Object.keys(CONTRACT) as QueueKey[];
+export function validateJobId(runId: string): string {
+  return CONTRACT.validate.jobId({ run_id: runId });
+}

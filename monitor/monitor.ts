@@ -1,154 +1,183 @@
 /**
- * The monitor: one acting instance per deployment (a Redis leader lock with expiry).
- * Each tick it probes lag and load once, then for every live run: stop on error or
- * threshold breach (then rollback), throttle/unthrottle with hysteresis, raise alerts
- * once per condition, settle pausing/cancelling runs, and finalize finished runs.
- * Queue `failed` events trigger an immediate tick.
+ * The monitor: one acting instance per deployment, elected by a Redis lock with expiry
+ * that a timer of its own renews (ttl/3), so a slow tick never outlives the lock; when a
+ * renewal fails the instance stops acting at once — the tick in progress aborts before
+ * its next step. Each tick probes lag and load (at most every probe interval), then runs
+ * `tickRun` (monitor/run-tick.ts) for every run that is not terminal, and cleans up runs
+ * that just ended (their queues leave the workers' set; their scope is released; a rolled
+ * back run is checked once more for late writes). Every instance also processes
+ * validation jobs, outside the tick.
  */
+import { Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
-import { errorSummary, JobFailedError, RunStateError } from '../core/errors.js';
-import { runsColl, transitionRun, type RunDoc } from '../core/store/runs.js';
-import { WATCHED_STATES } from '../core/store/run-status.js';
-import { firstShardError, getShard, markShardFailed } from '../core/store/shards.js';
-import { summarizeRun } from '../core/store/summary.js';
+import { CONTRACT, type ValidateJob } from '../core/contract.js';
+import { activeRunIds, activeShardJobs, unregisterRun } from '../core/jobs.js';
+import { LeaderLock } from '../core/lock.js';
+import { countOwned, sweepRun } from '../core/store/owned-writes.js';
+import { append } from '../core/store/run-log.js';
+import { getRun, listRunIds, type RunDoc } from '../core/store/runs.js';
+import { inGroup, TERMINAL_STATES, WATCHED_STATES } from '../core/store/run-status.js';
+import { releaseScope } from '../core/store/scope-locks.js';
+import { errorSummary, RunStateError } from '../core/errors.js';
 import { Alerter } from './alerts.js';
-import { stopRun, stopError } from './control.js';
-import { waitDrained } from '../core/jobs.js';
-import { decideAlerts, decideStop, decideThrottle, type ProbeSample } from './decisions.js';
-import { finalizeIfComplete } from './finalize.js';
-import { LeaderLock } from './lock.js';
+import type { ProbeSample } from './decisions.js';
+import { runValidation } from './finalize.js';
 import { makeMongoProbe, type Probe } from './probes.js';
+import { tickRun } from './run-tick.js';
+
+/** The leader lock was lost mid-tick: stop acting. */
+class LeaderLost extends Error {}
+
+export interface MonitorHooks {
+  /** Called before each run's step of an acting tick (tests slow a tick down with it). */
+  beforeRun?: (runId: string) => Promise<void>;
+  /** Called when this instance starts or stops acting as the leader. */
+  onLeadership?: (leading: boolean) => void;
+}
 
 export interface MonitorOptions {
   probe?: Probe;
   alerter?: Alerter;
+  hooks?: MonitorHooks;
+  /** Process validation jobs in this process (default true). */
+  validate?: boolean;
 }
 
 export class Monitor {
   readonly lock: LeaderLock;
   private readonly probe: Probe;
   private readonly alerter: Alerter;
+  private readonly hooks: MonitorHooks;
+  private leading = false;
+  private keeper: { stop(): void } | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private ticking: Promise<void> | undefined;
-  private again = false;
+  private ticking: Promise<unknown> | undefined;
+  private validator: Worker | undefined;
   private closed = false;
   lastSample: ProbeSample | undefined;
 
   constructor(
     private readonly conns: Connections,
     private readonly log: Logger,
-    opts: MonitorOptions = {},
+    private readonly opts: MonitorOptions = {},
   ) {
     const m = conns.cfg.monitor;
     this.lock = new LeaderLock(conns.redis(), `${conns.cfg.queuePrefix}:monitor:leader`, m.lockTtlMs);
     this.probe = opts.probe ?? makeMongoProbe(conns.db, m.probeTimeoutMs);
     this.alerter = opts.alerter ?? new Alerter(log, m);
+    this.hooks = opts.hooks ?? {};
+  }
+
+  /** Alerts raised by this instance, per code. */
+  alertCounts(): Record<string, number> {
+    return this.alerter.counts();
+  }
+
+  private setLeading(leading: boolean): void {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    if (leading) this.keeper = this.lock.keep(() => this.setLeading(false));
+    else this.keeper?.stop();
+    this.hooks.onLeadership?.(leading);
+  }
+
+  /** Act only while the lock is surely ours: its keeper saw no failure and its lease has not run out. */
+  private assertLeading(): void {
+    if (!this.leading || this.closed || !this.lock.held()) throw new LeaderLost('the monitor lock was lost');
+  }
+
+  private async sampled(): Promise<ProbeSample> {
+    const every = this.conns.cfg.monitor.probeIntervalMs;
+    if (!this.lastSample || Date.now() - this.lastSample.at >= every) this.lastSample = await this.probe();
+    return this.lastSample;
+  }
+
+  /** Runs to look at: non-terminal by the state cache, plus the runs whose queues workers serve. */
+  private async runIds(): Promise<string[]> {
+    return [...new Set([...(await listRunIds(this.conns.db, WATCHED_STATES)), ...(await activeRunIds(this.conns))])];
   }
 
   /** One pass; returns whether this instance acted (held the leader lock). */
   async tick(): Promise<boolean> {
-    const leader = (await this.lock.renew()) || (await this.lock.tryAcquire());
-    if (!leader) return false;
-    const sample = await this.probe();
-    this.lastSample = sample;
-    const runs = await runsColl(this.conns.db).find({ state: { $in: [...WATCHED_STATES] } }, { projection: { history: 0 } }).toArray();
-    for (const run of runs) {
-      try {
-        await this.tickRun(run, sample);
-      } catch (err) {
-        if (!(err instanceof RunStateError)) this.log.error({ err, run_id: run._id }, 'monitor tick failed');
+    if (this.closed) return false;
+    this.setLeading((await this.lock.renew()) || (await this.lock.tryAcquire()));
+    if (!this.leading) return false;
+    const sample = await this.sampled();
+    const ctx = {
+      conns: this.conns,
+      log: this.log,
+      alerter: this.alerter,
+      sample,
+      planning: async (runId: string) => (await this.conns.sharedRedis().exists(`${this.conns.cfg.queuePrefix}:planning:${runId}`)) === 1,
+    };
+    try {
+      for (const runId of await this.runIds()) {
+        await this.hooks.beforeRun?.(runId);
+        this.assertLeading();
+        let run: RunDoc;
+        try {
+          run = await getRun(this.conns.db, runId);
+          if (inGroup(run.state, TERMINAL_STATES)) await this.retire(run);
+          else await tickRun(ctx, run);
+        } catch (err) {
+          if (err instanceof LeaderLost) throw err;
+          if (!(err instanceof RunStateError)) this.log.error({ err, run_id: runId }, 'monitor step failed');
+        }
       }
+    } catch (err) {
+      if (!(err instanceof LeaderLost)) throw err;
+      this.log.warn('monitor lock lost mid-tick: stopped acting');
+      return false;
     }
     return true;
   }
 
-  private async tickRun(run: RunDoc, sample: ProbeSample): Promise<void> {
-    const { db, cfg } = this.conns;
-    const rlog = this.log.child({ run_id: run._id });
-    if (run.state === 'stopping') {
-      await stopRun(this.conns, run._id, run.error ?? stopError('ERR_STOP', 'stopped'), rlog);
-      return;
-    }
-    const s = await summarizeRun(db, run._id);
-    if (run.state !== 'cancelling') {
-      const d = decideStop(cfg.monitor, run, { settled: s.shards.done + s.shards.failed, failed: s.shards.failed, violations: s.counts.violations });
-      if (d.stop) {
-        const error = (await firstShardError(db, run._id)) ?? stopError(d.code ?? 'ERR_STOP', d.reason ?? 'stop requested');
-        rlog.error({ code: d.code, reason: d.reason, first_error: error }, 'stopping run');
-        await stopRun(this.conns, run._id, error, rlog);
-        return;
+  /**
+   * A run that reached a terminal state: once no shard of it is in flight, its queue leaves
+   * the workers' set and its scope is released. A rolled-back run is checked once more
+   * for writes that landed after its rollback (a writer that lost its job during a stall).
+   */
+  private async retire(run: RunDoc): Promise<void> {
+    if ((await activeShardJobs(this.conns, run._id)) > 0) return;
+    if (run.state === 'rolled_back' && !run.dry_run) {
+      // A writer that lost its job can land late writes until its stall ends; look again
+      // until a lock period and a stall check have passed since the rollback.
+      const { lockDurationMs, stalledIntervalMs, deleteBatch } = this.conns.cfg;
+      const late = await countOwned(this.conns.db, run._id);
+      if (late > 0) {
+        const removed = await sweepRun(this.conns.db, run._id, deleteBatch);
+        this.log.error({ run_id: run._id, ...removed }, 'late writes of a rolled-back run removed');
+        await append(this.conns.db, run._id, 'rollback', { late_writes_removed: removed });
       }
+      if (Date.now() - run.updated_at.getTime() < lockDurationMs + stalledIntervalMs) return;
     }
-    if (run.state === 'running' || run.state === 'throttled') {
-      const t = decideThrottle(cfg.monitor, run.state === 'throttled', sample);
-      if (t.throttle && run.state === 'running') {
-        await transitionRun(db, run._id, 'throttled', { from: ['running'], reason: t.reasons.join('; '), set: { throttle_reasons: t.reasons } });
-        rlog.warn({ reasons: t.reasons }, 'run throttled');
-      } else if (!t.throttle && run.state === 'throttled') {
-        await transitionRun(db, run._id, 'running', { from: ['throttled'], reason: 'below resume thresholds', set: { throttle_reasons: [] } });
-        rlog.info('run resumed after throttling');
-      }
-    }
-    const runtimeS = run.started_at ? (Date.now() - run.started_at.getTime()) / 1000 : 0;
-    const raised = new Set(run.alerts_raised ?? []);
-    for (const alert of decideAlerts(cfg.monitor, { runtimeS, lag: sample.lag, raised })) {
-      await runsColl(db).updateOne({ _id: run._id }, { $addToSet: { alerts_raised: alert.code } });
-      await this.alerter.raise(run._id, alert);
-    }
-    if (run.state === 'pausing' && (await waitDrained(this.conns, run._id, 0))) {
-      await transitionRun(db, run._id, 'paused', { from: ['pausing'], reason: 'no shard in flight' });
-    } else if (run.state === 'cancelling' && (await waitDrained(this.conns, run._id, 0))) {
-      await transitionRun(db, run._id, 'cancelled', { from: ['cancelling'], reason: 'no shard in flight' });
-    }
-    await finalizeIfComplete(db, run._id, this.log);
+    await releaseScope(this.conns.db, run._id);
+    await unregisterRun(this.conns, run._id);
+    await this.conns.forgetQueue(run._id);
   }
 
-  /** Tick every probe interval and on every failed shard job, until `close()`. */
+  /** Tick every LNM_MONITOR_TICK_MS until `close()`; process validation jobs meanwhile. */
   async start(): Promise<void> {
-    const events = this.conns.queueEvents('shards');
-    events.on('failed', ({ jobId, failedReason }) => {
-      void this.checkpointFailedJob(jobId, failedReason).finally(() => this.kick());
-    });
-    await events.waitUntilReady();
-    const loop = () => {
+    if (this.opts.validate !== false) {
+      this.validator = new Worker<ValidateJob>(
+        CONTRACT.validate.name,
+        async (job) => runValidation(this.conns, CONTRACT.validate.parse(job.data).run_id, this.log),
+        { connection: this.conns.sharedRedis(), prefix: this.conns.cfg.queuePrefix, concurrency: 1, lockDuration: this.conns.cfg.lockDurationMs },
+      );
+      this.validator.on('error', (err) => this.log.error({ err }, 'validation worker error'));
+      await this.validator.waitUntilReady();
+    }
+    const loop = (): void => {
       if (this.closed) return;
-      this.kick();
-      this.timer = setTimeout(loop, this.conns.cfg.monitor.probeIntervalMs);
+      this.ticking = this.tick()
+        .catch((err: unknown) => this.log.error({ err: errorSummary(err) }, 'monitor tick failed'))
+        .finally(() => {
+          this.ticking = undefined;
+          if (!this.closed) this.timer = setTimeout(loop, this.conns.cfg.monitor.tickIntervalMs);
+        });
     };
     loop();
-  }
-
-  /**
-   * A job BullMQ failed for good without the processor recording it (stalled too often,
-   * a worker killed on the last attempt): mark its shard failed so the run can settle.
-   */
-  private async checkpointFailedJob(jobId: string, reason: string): Promise<void> {
-    try {
-      const job = await this.conns.queue('shards').getJob(jobId);
-      if (!job || !(await job.isFailed())) return;
-      const shard = await getShard(this.conns.db, jobId);
-      if (shard?.state === 'pending') await markShardFailed(this.conns.db, jobId, new JobFailedError(jobId, reason));
-    } catch (err) {
-      this.log.error({ err, job_id: jobId }, 'could not checkpoint a failed job');
-    }
-  }
-
-  /** Run a tick now (coalesced with one in progress). */
-  kick(): void {
-    if (this.ticking) {
-      this.again = true;
-      return;
-    }
-    this.ticking = this.tick()
-      .then(() => undefined, (err: unknown) => this.log.error({ err: errorSummary(err) }, 'monitor tick failed'))
-      .finally(() => {
-        this.ticking = undefined;
-        if (this.again && !this.closed) {
-          this.again = false;
-          this.kick();
-        }
-      });
   }
 
   /** Stop ticking, wait for the current tick, release the lock. Safe to call twice. */
@@ -157,6 +186,8 @@ export class Monitor {
     this.closed = true;
     clearTimeout(this.timer);
     await this.ticking;
+    await this.validator?.close();
+    this.setLeading(false);
     await this.alerter.settle();
     await this.lock.release();
   }

@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { canonicalJson } from '../core/canonical-json.js';
 import { COLL } from '../core/store/collections.js';
-import { summarizeRun } from '../core/store/summary.js';
+import { getRun } from '../core/store/runs.js';
+import { shardTotals } from '../core/store/shards.js';
 import { edgeDigest, edgeLine, supersedesForAdvisory, type AdvisoryGroup } from '../core/supersedes.js';
 import { bundleLines, identityCursor, identityRow } from '../core/store/corpus-scan.js';
 
@@ -47,8 +48,8 @@ export function reportBytes(report: ValidationReport): string {
 }
 
 export async function validateRun(db: Db, runId: string): Promise<ValidationResult> {
-  const summary = await summarizeRun(db, runId);
-  const { run } = summary;
+  const run = await getRun(db, runId);
+  const totals = await shardTotals(db, runId);
   const groups = new Map<string, AdvisoryGroup>();
   let documents = 0;
   for await (const d of identityCursor(db, run)) {
@@ -82,7 +83,7 @@ export async function validateRun(db: Db, runId: string): Promise<ValidationResu
   const extra = diff(present, expected);
   const tombstonesPresent = await db.collection(COLL.tombstones).countDocuments(tenantFilter);
   const observationsAfter = await db.collection(COLL.observations).countDocuments({});
-  const { idempotent_hits: hits, write_attempts: attempts, violations, errors } = summary.counts;
+  const { idempotent_hits: hits, write_attempts: attempts, violations, errors } = totals.counts;
   const hitRate = attempts > 0 ? hits / attempts : 0;
   const report: ValidationReport = {
     ok: false,

@@ -8,7 +8,7 @@ import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { shardId } from '../core/contract.js';
 import type { RunDoc } from '../core/store/runs.js';
-import { shardsColl, type ShardDoc } from '../core/store/shards.js';
+import { manifestsColl, shardsColl, type ManifestDoc, type ShardDoc } from '../core/store/shards.js';
 import { bundleLines, identityCursor, identityRow } from '../core/store/corpus-scan.js';
 import { ShardCutter, type PlannedShard } from './shard-planner.js';
 
@@ -23,13 +23,14 @@ export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<Plan
   const cutter = new ShardCutter(run.batch_size);
   const bundle = createHash('sha256');
   const result: PlanResult = { shards: 0, docs: 0, advisories: 0, corpus_sha256: '' };
-  let pending: ShardDoc[] = [];
+  let pending: Array<{ shard: ShardDoc; manifest: ManifestDoc }> = [];
+  // Manifests before shards: a shard document always has its manifest. Replace-by-_id
+  // makes re-planning the same run (start --resume) idempotent.
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
-    await shardsColl(db).bulkWrite(
-      pending.map((s) => ({ replaceOne: { filter: { _id: s._id }, replacement: s, upsert: true } })),
-      { ordered: false },
-    );
+    const replace = <T extends { _id: string }>(d: T) => ({ replaceOne: { filter: { _id: d._id }, replacement: d, upsert: true } });
+    await manifestsColl(db).bulkWrite(pending.map((p) => replace(p.manifest)), { ordered: false });
+    await shardsColl(db).bulkWrite(pending.map((p) => replace(p.shard)), { ordered: false });
     pending = [];
   };
   const store = async (planned: PlannedShard[]): Promise<void> => {
@@ -38,18 +39,21 @@ export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<Plan
       for (const g of p.advisories) for (const line of bundleLines(g)) bundle.update(line);
       const first = p.advisories[0]!;
       const last = p.advisories[p.advisories.length - 1]!;
+      const _id = shardId(run._id, p.index);
       pending.push({
-        _id: shardId(run._id, p.index),
-        run_id: run._id,
-        shard: p.index,
-        state: 'pending',
-        docs: p.docs,
-        first_key: `${first.tenant}|${first.vendor}|${first.upstream_id}`,
-        last_key: `${last.tenant}|${last.vendor}|${last.upstream_id}`,
-        manifest: p.advisories,
-        attempts: 0,
-        created_at: now,
-        updated_at: now,
+        manifest: { _id, run_id: run._id, advisories: p.advisories },
+        shard: {
+          _id,
+          run_id: run._id,
+          shard: p.index,
+          state: 'pending',
+          docs: p.docs,
+          first_key: `${first.tenant}|${first.vendor}|${first.upstream_id}`,
+          last_key: `${last.tenant}|${last.vendor}|${last.upstream_id}`,
+          attempts: 0,
+          created_at: now,
+          updated_at: now,
+        },
       });
       result.shards++;
       result.docs += p.docs;

@@ -1,81 +1,126 @@
 /**
  * One job = one shard (DESIGN §4): load the manifest by `_id`, compute edges and
  * tombstones from it alone, write them idempotently, mark the shard done with its
- * counts. A done shard is a no-op; a half-done shard inserts only what is missing.
+ * counts and record them in the run's progress. A done shard is a no-op; a half-done
+ * shard inserts only what is missing.
+ *
+ * Fencing: a worker can lose its job while writing (its lock expired during a network
+ * stall; the job was taken over) and a rollback may then pass the shard before the late
+ * writes land. So after writing, the worker reads the run again: if a rollback has begun
+ * (rolling_back or rolled_back), it removes what the run wrote for this shard and records
+ * nothing. The rollback waits for every worker BullMQ knows to be active; this covers
+ * the ones it cannot know about.
  */
 import type { Db, Document } from 'mongodb';
 import type { Logger } from 'pino';
 import { shardId, type ShardJob } from '../core/contract.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun, type RunDoc } from '../core/store/runs.js';
-import { HOLD_STATES, inGroup } from '../core/store/run-status.js';
-import { checkManifest, getShard, markShardFailed, shardsColl, type ShardCounts } from '../core/store/shards.js';
-import { rawIdKey, supersedesForGroups, type Edge, type Tombstone } from '../core/supersedes.js';
+import { append } from '../core/store/run-log.js';
+import { HOLD_STATES, inGroup, WRITING_STATES } from '../core/store/run-status.js';
+import { getShard, loadManifest, markShardFailed, shardsColl, type ShardCounts } from '../core/store/shards.js';
+import type { ProgressStore } from '../core/store/progress.js';
+import { rawIdKey, supersedesForGroups, type Edge, type SupersedesResult, type Tombstone } from '../core/supersedes.js';
 import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
 import { IdempotentWriter, type IdDoc, type WriteTally } from './idempotent-write.js';
+import { deleteOwned } from '../core/store/owned-writes.js';
 
 export type ShardOutcome =
   | { action: 'done'; counts: ShardCounts }
   | { action: 'noop'; reason: 'already_done' }
-  | { action: 'defer'; state: string }
-  | { action: 'skip'; state: string };
+  | { action: 'hold'; state: string }
+  | { action: 'skip'; state: string }
+  | { action: 'fenced'; state: string; removed: number };
 
 const sameEdge = (a: Document, b: Edge): boolean =>
   rawIdKey(a.older?.raw_id) === rawIdKey(b.older.raw_id) && rawIdKey(a.newer?.raw_id) === rawIdKey(b.newer.raw_id);
 const sameTombstone = (a: Document, b: Tombstone): boolean =>
   rawIdKey(a.raw_id) === rawIdKey(b.raw_id) && rawIdKey(a.superseded_by_raw_id) === rawIdKey(b.superseded_by_raw_id);
 
+/** Test seams: called with the shard id between the worker's read of the run and its writes. */
+export interface ShardHooks {
+  beforeWrite?: (shardId: string) => Promise<void>;
+}
+
 export interface ShardContext {
   db: Db;
   log: Logger;
+  progress: ProgressStore;
   /** 1-based attempt number and the maximum, to checkpoint the error on the last one. */
   attempt: number;
   maxAttempts: number;
+  deleteBatch: number;
+  hooks?: ShardHooks;
+}
+
+async function readRun(db: Db, runId: string): Promise<RunDoc> {
+  try {
+    return await getRun(db, runId);
+  } catch (err) {
+    if (err instanceof NotFoundError) throw new PayloadError('job.data.run_id', `run ${runId} does not exist`);
+    throw err;
+  }
+}
+
+async function write(ctx: ShardContext, run: RunDoc, r: SupersedesResult): Promise<[WriteTally, WriteTally]> {
+  const edgeWriter = new IdempotentWriter<Edge>(ctx.db.collection<IdDoc>(COLL.supersedes), run._id, sameEdge);
+  const tombWriter = new IdempotentWriter<Tombstone>(ctx.db.collection<IdDoc>(COLL.tombstones), run._id, sameTombstone);
+  if (run.dry_run) return [await edgeWriter.plan(r.edges), await tombWriter.plan(r.tombstones)];
+  const stamp = { run_id: run._id, created_at: new Date() };
+  return [await edgeWriter.write(r.edges, stamp), await tombWriter.write(r.tombstones, stamp)];
+}
+
+/** Remove what the run wrote for this shard (a rollback began while it was writing). */
+async function undo(ctx: ShardContext, run: RunDoc, r: SupersedesResult): Promise<number> {
+  const edges = await deleteOwned(ctx.db, COLL.supersedes, r.edges.map((e) => e._id), run._id, ctx.deleteBatch);
+  return edges + (await deleteOwned(ctx.db, COLL.tombstones, r.tombstones.map((t) => t._id), run._id, ctx.deleteBatch));
 }
 
 export async function processShard(ctx: ShardContext, job: ShardJob): Promise<ShardOutcome> {
   const { db } = ctx;
   const id = shardId(job.run_id, job.shard);
   const log = ctx.log.child({ run_id: job.run_id, shard: job.shard });
-  let run: RunDoc;
-  try {
-    run = await getRun(db, job.run_id);
-  } catch (err) {
-    if (err instanceof NotFoundError) throw new PayloadError('job.data.run_id', `run ${job.run_id} does not exist`);
-    throw err;
-  }
-  if (inGroup(run.state, HOLD_STATES)) return { action: 'defer', state: run.state };
+  const run = await readRun(db, job.run_id);
+  if (inGroup(run.state, HOLD_STATES)) return { action: 'hold', state: run.state };
   if (run.state !== 'running') return { action: 'skip', state: run.state };
   const shard = await getShard(db, id);
-  if (!shard) throw new PayloadError('job.data.shard', `shard ${id} has no manifest in ${COLL.shards}`);
-  if (shard.state === 'done') return { action: 'noop', reason: 'already_done' };
+  if (!shard) throw new PayloadError('job.data.shard', `shard ${id} does not exist in ${COLL.shards}`);
+  if (shard.state === 'done') {
+    // Re-recording is idempotent: it repairs progress lost between the checkpoint and the record.
+    await ctx.progress.record(run._id, id, 'done', shard.docs, shard.counts);
+    return { action: 'noop', reason: 'already_done' };
+  }
   try {
-    const groups = checkManifest(shard);
-    const { edges, tombstones } = supersedesForGroups(groups);
-    const edgeWriter = new IdempotentWriter<Edge>(db.collection<IdDoc>(COLL.supersedes), run._id, sameEdge);
-    const tombWriter = new IdempotentWriter<Tombstone>(db.collection<IdDoc>(COLL.tombstones), run._id, sameTombstone);
-    const stamp = { run_id: run._id, created_at: new Date() };
-    const [e, t]: WriteTally[] = run.dry_run
-      ? [await edgeWriter.plan(edges), await tombWriter.plan(tombstones)]
-      : [await edgeWriter.write(edges, stamp), await tombWriter.write(tombstones, stamp)];
-    const violations = [...e!.violations, ...t!.violations];
+    const groups = await loadManifest(db, id);
+    const result = supersedesForGroups(groups);
+    await ctx.hooks?.beforeWrite?.(id);
+    const [e, t] = await write(ctx, run, result);
+    const after = await getRun(db, run._id);
+    if (!run.dry_run && !inGroup(after.state, WRITING_STATES)) {
+      const removed = await undo(ctx, run, result);
+      log.warn({ state: after.state, removed }, 'shard fenced: the run left running while it wrote; its writes were removed');
+      await append(db, run._id, 'shard', { shard: job.shard, attempt: ctx.attempt, outcome: 'fenced', removed });
+      return { action: 'fenced', state: after.state, removed };
+    }
+    const violations = [...e.violations, ...t.violations];
     const counts: ShardCounts = {
       docs: shard.docs,
       advisories: groups.length,
-      edges_inserted: e!.inserted + e!.resumed,
-      tombstones_inserted: t!.inserted + t!.resumed,
-      idempotent_hits: e!.hits + t!.hits,
-      write_attempts: e!.attempts + t!.attempts,
+      edges_inserted: e.inserted + e.resumed,
+      tombstones_inserted: t.inserted + t.resumed,
+      idempotent_hits: e.hits + t.hits,
+      write_attempts: e.attempts + t.attempts,
       violations: violations.length,
       errors: 0,
     };
     const failed = violations.length > 0 && run.stop_on_error;
     const violationError = failed ? new ViolationError(id, violations.length, violations.slice(0, 5)) : undefined;
+    const state = failed ? 'failed' : 'done';
     await shardsColl(db).updateOne(
       { _id: id },
       {
         $set: {
-          state: failed ? 'failed' : 'done',
+          state,
           counts,
           violation_sample: violations.slice(0, 20),
           updated_at: new Date(),
@@ -85,6 +130,8 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
         $inc: { attempts: 1 },
       },
     );
+    await ctx.progress.record(run._id, id, state, shard.docs, counts);
+    await append(db, run._id, 'shard', { shard: job.shard, attempt: ctx.attempt, outcome: state, counts, ...(violationError ? { error: errorSummary(violationError) } : {}) });
     log.info({ counts, dry_run: run.dry_run }, failed ? 'shard failed: idempotency violations' : 'shard done');
     if (violationError) throw violationError;
     return { action: 'done', counts };
@@ -92,9 +139,14 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     if (err instanceof ViolationError) throw err;
     const last = ctx.attempt >= ctx.maxAttempts || isUnrecoverable(err);
     log[last ? 'error' : 'warn']({ err, attempt: ctx.attempt, max_attempts: ctx.maxAttempts }, last ? 'shard failed' : 'shard attempt failed; will retry');
+    await append(db, run._id, 'shard', { shard: job.shard, attempt: ctx.attempt, outcome: last ? 'failed' : 'retry', error: errorSummary(err) }).catch(() => undefined);
     if (last) {
       // Checkpoint the failure; if that write fails too, the original error still wins.
-      await markShardFailed(db, id, err).catch((e: unknown) => log.error({ err: e }, 'could not checkpoint the shard failure'));
+      try {
+        await markShardFailed(db, id, err, ctx.progress);
+      } catch (e) {
+        log.error({ err: e }, 'could not checkpoint the shard failure');
+      }
     }
     throw err;
   }

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { importCorpus, seedCorpus, servicesUp, startBackfill, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
 import type { Config } from '../../core/config.js';
 import { withConnections } from '../../core/connections.js';
-import { QUEUE_KEYS } from '../../core/contract.js';
+import { obliterateAll } from '../../core/jobs.js';
 import { COLL } from '../../core/store/collections.js';
 import { edgeDigest, edgeLine } from '../../core/supersedes.js';
 import type { Command, CommandContext } from '../cli/command.js';
@@ -32,7 +32,7 @@ async function tenantDigest(cfg: Config, tenant: string): Promise<{ edges: numbe
 async function reset(cfg: Config): Promise<void> {
   await withConnections(cfg, async (conns) => {
     await conns.db.dropDatabase();
-    for (const q of QUEUE_KEYS) await conns.queue(q).obliterate({ force: true });
+    await obliterateAll(conns);
   });
 }
 

@@ -36,12 +36,23 @@ export const start: Command = {
     tenant: { type: 'string', value: 'T', description: 'only this tenant (default: every tenant)' },
     wait: { type: 'boolean', description: 'follow the run until it settles (runs the monitor in this process too)' },
     'local-workers': { type: 'integer', value: 'N', min: 0, description: 'with --wait: start N worker processes for the run' },
+    'rollback-on-stop': { type: 'boolean', description: 'roll back when the run is stopped (the default with --stop-on-error)' },
+    'no-rollback-on-stop': { type: 'boolean', description: 'leave a stopped run failed, without rolling it back' },
+    force: { type: 'boolean', description: 'start even over an active run whose scope overlaps (needs --reason)' },
+    reason: { type: 'string', value: 'TEXT', description: 'why --force is needed (recorded on the run)' },
+    resume: { type: 'string', value: 'RUN', description: 're-plan a run whose planning was interrupted (its producer died)' },
   },
   async run(ctx) {
     const o = ctx.options;
     if (o.tenant === '') throw new UsageError('start: --tenant must not be empty (omit it for every tenant)', usage(start));
     if (o['local-workers'] !== undefined && !o.wait) throw new UsageError('start: --local-workers needs --wait', usage(start));
+    if (o.force && !o.reason) throw new UsageError('start: --force needs --reason="why"', usage(start));
+    if (o['rollback-on-stop'] && o['no-rollback-on-stop']) throw new UsageError('start: --rollback-on-stop and --no-rollback-on-stop exclude each other', usage(start));
+    const rollbackOnStop = o['rollback-on-stop'] ? true : o['no-rollback-on-stop'] ? false : undefined;
     const queued = await startBackfill({
+      ...(rollbackOnStop === undefined ? {} : { rollbackOnStop }),
+      ...(o.force ? { force: { reason: String(o.reason) } } : {}),
+      ...(o.resume ? { resume: String(o.resume) } : {}),
       config: ctx.cfg,
       log: ctx.log,
       dryRun: o['dry-run'] === true,

@@ -8,6 +8,9 @@ export const COLL = {
   tombstones: 'advisory_observation_tombstones',
   runs: 'backfill_runs',
   shards: 'backfill_shards',
+  manifests: 'backfill_manifests',
+  runLog: 'backfill_run_log',
+  scopeLocks: 'backfill_scope_locks',
   flags: 'concelier_runtime_flags',
   events: 'advisory_observation_events',
 } as const;
@@ -38,6 +41,7 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   ],
   [COLL.tombstones]: [{ name: 'tombstone_run', key: { run_id: 1 } }],
   [COLL.shards]: [{ name: 'shard_run', key: { run_id: 1, shard: 1 } }],
+  [COLL.runLog]: [{ name: 'run_log_run', key: { run_id: 1, kind: 1 } }],
   [COLL.events]: [{ name: 'event_unpublished', key: { publishedAt: 1 } }],
 };
 

@@ -14,7 +14,9 @@ export type RunState = (typeof RUN_STATES)[number];
 export const TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
   planned: [
     'running', // shards are planned and enqueued; workers may start
-    'failed', // planning itself failed (bad corpus, lost connection); nothing was written
+    'failed', // planning failed, or its producer died (no heartbeat); nothing was written
+    'cancelled', // an operator cancelled before any shard ran; nothing was written
+    'rolling_back', // an operator undoes a run stuck in planning (nothing should be there; proven by the scan)
   ],
   running: [
     'pausing', // an operator asked to pause; in-flight shards still finishing
@@ -50,7 +52,8 @@ export const TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
   ],
   validating: [
     'succeeded', // the report is consistent
-    'failed', // the report found missing/extra edges or violations
+    'failed', // the report found missing/extra edges or violations, or validation timed out
+    'rolling_back', // an operator undoes a run whose validation is stuck
   ],
   succeeded: [
     'rolling_back', // an operator undoes a finished run
@@ -65,8 +68,9 @@ export const TRANSITIONS: Readonly<Record<RunState, readonly RunState[]>> = {
   ],
   rolled_back: [], // terminal: nothing of the run remains
   failed: [
-    'rolling_back', // undo a failed run (automatically after stop-on-error, or by hand)
-    'running', // resume a failed run after the cause is fixed: failed shards are retried
+    'rolling_back', // undo a failed run (by hand; a stop with rollback goes stopping -> rolling_back)
+    'running', // resume a failed run after the cause is fixed: failed and rolled-back shards are redone
+    'planned', // `start --resume`: a run whose planning never finished is planned again
   ],
 };
 
@@ -95,8 +99,16 @@ export const DISPATCH_STATES = ['running'] as const satisfies readonly RunState[
 /** States in which a shard waits for the run to go on (its job is held, not dropped). */
 export const HOLD_STATES = ['planned', 'pausing', 'paused', 'throttled'] as const satisfies readonly RunState[];
 
-/** States the monitor acts on each tick. */
-export const WATCHED_STATES = ['running', 'throttled', 'pausing', 'paused', 'cancelling', 'stopping'] as const satisfies readonly RunState[];
+/** States the monitor acts on each tick: every state that is not terminal. */
+export const WATCHED_STATES = [
+  'planned', 'running', 'throttled', 'pausing', 'paused', 'cancelling', 'stopping', 'validating', 'rolling_back',
+] as const satisfies readonly RunState[];
+
+/** States in which a shard that is already in flight may still finish its writes. */
+export const WRITING_STATES = ['running', 'throttled', 'pausing', 'paused', 'cancelling', 'stopping'] as const satisfies readonly RunState[];
+
+/** States from which an operator may roll a run back (never while shards may be in flight). */
+export const OPERATOR_ROLLBACK_STATES = ['succeeded', 'failed', 'cancelled', 'planned', 'validating'] as const satisfies readonly RunState[];
 
 /** States an operator may resume (`lnm-backfill resume`). */
 export const RESUMABLE_STATES = ['paused', 'pausing', 'cancelled', 'failed'] as const satisfies readonly RunState[];

@@ -1,9 +1,22 @@
-/** `backfill_runs`: one document per run; state changes go through the transition table. */
+/**
+ * `backfill_runs`: one document per run, written once when the run is recorded (its
+ * arguments, scope and snapshot bound). Everything that changes afterwards — the state,
+ * why, the first error, the planning result, the settled counters, the rollback record,
+ * the report — is carried by the run's transition entries in `backfill_run_log`
+ * (core/store/run-log.ts), and a run is read as its document folded with those entries.
+ *
+ * A transition is claimed by inserting the entry `<run>#t<seq+1>`: of any number of
+ * processes attempting a transition from the same state, exactly one insert succeeds, on
+ * MongoDB and on FerretDB (whose findOneAndUpdate is a read then a write, DESIGN §7). The
+ * `state`/`seq` fields of the run document are only a cache for listing runs by state;
+ * readers always fold the log, so a stale cache cannot mislead them.
+ */
 import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
 import { assertTransition, type RunState } from './run-status.js';
 import { NotFoundError, RunStateError } from '../errors.js';
 import { assertRunId } from '../contract.js';
+import { claim, entries, transitionEntryId, type RunLogEntry } from './run-log.js';
 import type { ShardCounts } from './shards.js';
 
 export interface ErrorInfo {
@@ -13,56 +26,104 @@ export interface ErrorInfo {
   at: Date;
 }
 
-export interface RunDoc {
+/** What planning found; set by the transition planned -> running. */
+export interface Snapshot {
+  docs: number;
+  advisories: number;
+  corpus_sha256: string;
+}
+
+/** Fields a transition may set on the run (kept on its log entry). */
+export interface RunUpdate {
+  shards_total?: number;
+  snapshot?: Snapshot;
+  planner?: Record<string, unknown>;
+  started_at?: Date;
+  finished_at?: Date;
+  throttle_reasons?: string[];
+  /** Totals over the run's shards, exact when the run settled. */
+  counters?: ShardCounts;
+  tally?: { done: number; failed: number };
+  rollback?: { edges_removed: number; tombstones_removed: number; remaining: number; at: Date };
+  /** An error of the rollback itself, kept beside the original one. */
+  rollback_error?: ErrorInfo;
+  report?: { ok: boolean; sha256: string };
+}
+
+export interface RunDoc extends RunUpdate {
   _id: string;
-  state: RunState;
   dry_run: boolean;
   stop_on_error: boolean;
+  /** Stopping the run (error or threshold) rolls it back; otherwise it ends failed. */
+  rollback_on_stop: boolean;
   batch_size: number;
   tenant: string | null;
   command_line: string[];
   args: Record<string, unknown>;
   /** Only raw documents ingested at or before this instant are in scope. */
   snapshot_bound: Date;
-  snapshot?: { docs: number; advisories: number; corpus_sha256: string };
-  shards_total: number;
   observations_before: number;
+  /** Set when the run was started over an overlapping active run with --force. */
+  forced?: { reason: string; overlapping: string[] };
   created_at: Date;
-  updated_at: Date;
-  started_at?: Date;
-  finished_at?: Date;
+  // Derived from the run log on every read:
+  state: RunState;
+  seq: number;
+  shards_total: number;
   state_reason?: string;
-  /** The first error that stopped the run; never overwritten. */
+  updated_at: Date;
+  /** The first error that stopped or failed the run; never overwritten. */
   error?: ErrorInfo;
-  /** An error of the rollback itself, kept beside the original one. */
-  rollback_error?: ErrorInfo;
-  throttle_reasons?: string[];
-  /** Alert codes already raised for this run (each is raised once). */
-  alerts_raised?: string[];
-  /** Totals over the run's shards, cached when the run settles. */
-  counters?: ShardCounts;
-  rollback?: { edges_removed: number; tombstones_removed: number; remaining: number; at: Date };
-  report?: { ok: boolean; sha256: string };
-  history: Array<{ from: RunState; to: RunState; at: Date; reason: string }>;
+  /** Alert codes raised for this run (each is raised once). */
+  alerts_raised: string[];
+  history: Array<{ from: RunState; to: RunState; at: Date; reason: string; by: string }>;
 }
 
-export type NewRun = Omit<RunDoc, 'state' | 'created_at' | 'updated_at' | 'history' | 'shards_total'>;
+type Derived = 'state' | 'seq' | 'shards_total' | 'state_reason' | 'updated_at' | 'error' | 'alerts_raised' | 'history' | keyof RunUpdate;
+export type NewRun = Omit<RunDoc, Derived>;
+
+/** The stored run document: creation fields plus the state cache. */
+type StoredRun = NewRun & { state: RunState; seq: number };
 
 export function runsColl(db: Db) {
-  return db.collection<RunDoc>(COLL.runs);
+  return db.collection<StoredRun>(COLL.runs);
 }
 
 export async function createRun(db: Db, run: NewRun): Promise<RunDoc> {
-  const now = new Date();
-  const doc: RunDoc = { ...run, state: 'planned', shards_total: 0, created_at: now, updated_at: now, history: [] };
-  await runsColl(db).insertOne(doc);
-  return doc;
+  await runsColl(db).insertOne({ ...run, state: 'planned', seq: 0 });
+  return getRun(db, run._id);
+}
+
+interface TransitionEntry extends RunLogEntry {
+  seq: number;
+  from: RunState;
+  to: RunState;
+  reason: string;
+  set?: RunUpdate;
+  error?: ErrorInfo;
+}
+
+/** A run document folded with its log: state, history, first error, alerts and every `set`. */
+function fold(stored: StoredRun, transitions: TransitionEntry[], alerts: RunLogEntry[]): RunDoc {
+  const run: RunDoc = { ...stored, state: 'planned', seq: 0, shards_total: 0, updated_at: stored.created_at, alerts_raised: [], history: [] };
+  for (const t of [...transitions].sort((a, b) => a.seq - b.seq)) {
+    Object.assign(run, t.set ?? {});
+    run.state = t.to;
+    run.seq = t.seq;
+    run.state_reason = t.reason;
+    run.updated_at = t.at;
+    if (t.error && !run.error) run.error = t.error;
+    run.history.push({ from: t.from, to: t.to, at: t.at, reason: t.reason, by: t.by });
+  }
+  run.alerts_raised = alerts.map((a) => String(a.code)).sort();
+  return run;
 }
 
 export async function getRun(db: Db, runId: string): Promise<RunDoc> {
-  const run = await runsColl(db).findOne({ _id: runId });
-  if (!run) throw new NotFoundError('run', runId);
-  return run;
+  const stored = await runsColl(db).findOne({ _id: runId });
+  if (!stored) throw new NotFoundError('run', runId);
+  const [transitions, alerts] = await Promise.all([entries(db, runId, 'transition'), entries(db, runId, 'alert')]);
+  return fold(stored, transitions as TransitionEntry[], alerts);
 }
 
 /** The word an operator may type instead of a run id: the most recently created run. */
@@ -76,38 +137,53 @@ export async function resolveRunRef(db: Db, ref: string): Promise<string> {
   return newest._id;
 }
 
-export async function updateRun(db: Db, runId: string, set: Partial<RunDoc>): Promise<void> {
-  await runsColl(db).updateOne({ _id: runId }, { $set: { ...set, updated_at: new Date() } });
+/** Runs whose cached state is one of `states` (the cache may lag: fold each before acting). */
+export async function listRunIds(db: Db, states: readonly RunState[]): Promise<string[]> {
+  const runs = await runsColl(db).find({}, { projection: { _id: 1, state: 1 } }).toArray();
+  return runs.filter((r) => states.includes(r.state)).map((r) => r._id);
 }
 
 export interface TransitionOpts {
   reason: string;
-  /** Only transition from one of these states (compare-and-set); defaults to the current state. */
+  /** Only transition from one of these states; default: whatever the run is in now. */
   from?: readonly RunState[];
-  set?: Partial<RunDoc>;
-  /** Set `error` only if the run has none yet (the original error is preserved). */
+  set?: RunUpdate;
+  /** Becomes the run's error if it has none yet (the original error is preserved). */
   error?: ErrorInfo;
 }
 
 /**
- * Move a run to `to` if the transition table allows it. Compare-and-set on the state:
- * when two processes race, exactly one wins; the loser gets RunStateError.
+ * Move a run to `to` if the transition table allows it from its current state (and `from`
+ * if given). Exactly one of several racing processes wins; the others re-read the run and
+ * get RunStateError when the new state no longer allows the transition.
  */
 export async function transitionRun(db: Db, runId: string, to: RunState, opts: TransitionOpts): Promise<RunDoc> {
-  for (let i = 0; i < 5; i++) {
+  for (let attempt = 0; attempt < 10; attempt++) {
     const run = await getRun(db, runId);
     if (opts.from && !opts.from.includes(run.state)) throw new RunStateError(runId, run.state, to);
     assertTransition(runId, run.state, to);
-    const now = new Date();
-    const set: Partial<RunDoc> = { ...opts.set, state: to, state_reason: opts.reason, updated_at: now };
-    if (opts.error && !run.error) set.error = opts.error;
-    const updated = await runsColl(db).findOneAndUpdate(
-      { _id: runId, state: run.state },
-      { $set: set, $push: { history: { from: run.state, to, at: now, reason: opts.reason } } },
-      { returnDocument: 'after' },
-    );
-    if (updated) return updated;
+    const seq = run.seq + 1;
+    const entry: Omit<TransitionEntry, 'at' | 'by'> = {
+      _id: transitionEntryId(runId, seq),
+      run_id: runId,
+      kind: 'transition',
+      seq,
+      from: run.state,
+      to,
+      reason: opts.reason,
+      ...(opts.set ? { set: opts.set } : {}),
+      ...(opts.error ? { error: opts.error } : {}),
+    };
+    if (!(await claim(db, entry))) continue; // another process moved the run first: re-read
+    // The cache only serves listings; a lost or late write here misleads no reader.
+    await runsColl(db).updateOne({ _id: runId }, { $set: { state: to, seq } }).catch(() => undefined);
+    return getRun(db, runId);
   }
   const run = await getRun(db, runId);
-  throw new RunStateError(runId, run.state, to);
+  throw new RunStateError(runId, run.state, to, 'the run kept changing under this transition');
+}
+
+/** Raise an alert once per run: true when this call raised it. */
+export async function claimAlert(db: Db, runId: string, code: string, message: string): Promise<boolean> {
+  return claim(db, { _id: `${runId}#alert#${code}`, run_id: runId, kind: 'alert', code, message });
 }

@@ -1,9 +1,16 @@
-/** `backfill_shards`: one document per shard: its manifest (the resume checkpoint) and counts. */
+/**
+ * `backfill_shards`: one small document per shard — its state, counts and attempts (the
+ * resume checkpoint) — and `backfill_manifests`: the shard's manifest under the same `_id`,
+ * read only by the job that processes the shard (and by rollback/validation). Kept apart
+ * because FerretDB reads whole documents before projecting (DESIGN §7): listing shards
+ * must not ship their manifests.
+ */
 import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
 import type { AdvisoryGroup } from '../supersedes.js';
 import { errorSummary, PayloadError } from '../errors.js';
 import type { ErrorInfo } from './runs.js';
+import type { ProgressStore } from './progress.js';
 
 export type ShardState = 'pending' | 'done' | 'failed';
 
@@ -26,7 +33,6 @@ export interface ShardDoc {
   docs: number;
   first_key: string;
   last_key: string;
-  manifest: AdvisoryGroup[];
   attempts: number;
   counts?: ShardCounts;
   violation_sample?: unknown[];
@@ -34,24 +40,31 @@ export interface ShardDoc {
   created_at: Date;
   updated_at: Date;
   finished_at?: Date;
-  rolled_back?: boolean;
+  /** What the rollback removed of this shard's writes (set once the shard is rolled back). */
+  rolled_back?: { edges: number; tombstones: number };
 }
 
-/** A shard without its manifest, for listings. */
-export type ShardSummary = Omit<ShardDoc, 'manifest'>;
+export interface ManifestDoc {
+  _id: string;
+  run_id: string;
+  advisories: AdvisoryGroup[];
+}
 
 export function shardsColl(db: Db) {
   return db.collection<ShardDoc>(COLL.shards);
+}
+
+export function manifestsColl(db: Db) {
+  return db.collection<ManifestDoc>(COLL.manifests);
 }
 
 export async function getShard(db: Db, id: string): Promise<ShardDoc | null> {
   return shardsColl(db).findOne({ _id: id });
 }
 
-export async function listShards(db: Db, runId: string): Promise<ShardSummary[]> {
-  return shardsColl(db)
-    .find({ run_id: runId }, { projection: { manifest: 0 } })
-    .toArray() as Promise<ShardSummary[]>;
+/** Every shard of a run (small documents; O(shards): for settling, rollback and repairs, not ticks). */
+export async function listShards(db: Db, runId: string): Promise<ShardDoc[]> {
+  return shardsColl(db).find({ run_id: runId }).toArray();
 }
 
 /** The error of the lowest-numbered shard that has one: the run's original error. */
@@ -70,11 +83,17 @@ export function addCounts(a: ShardCounts, b: ShardCounts): ShardCounts {
   return out;
 }
 
-/** Validate a stored manifest before using it: a broken one is never retried. */
-export function checkManifest(shard: ShardDoc): AdvisoryGroup[] {
-  const path = `backfill_shards/${shard._id}/manifest`;
-  if (!Array.isArray(shard.manifest)) throw new PayloadError(path, 'manifest is not an array');
-  shard.manifest.forEach((g, i) => {
+/** A shard's manifest, validated before use (a broken one is never retried). */
+export async function loadManifest(db: Db, id: string): Promise<AdvisoryGroup[]> {
+  const doc = await manifestsColl(db).findOne({ _id: id });
+  if (!doc) throw new PayloadError(`${COLL.manifests}/${id}`, 'the shard has no manifest');
+  return checkManifest(doc);
+}
+
+export function checkManifest(doc: ManifestDoc): AdvisoryGroup[] {
+  const path = `${COLL.manifests}/${doc._id}/advisories`;
+  if (!Array.isArray(doc.advisories)) throw new PayloadError(path, 'manifest is not an array');
+  doc.advisories.forEach((g, i) => {
     const p = `${path}[${i}]`;
     if (typeof g !== 'object' || g === null) throw new PayloadError(p, 'not an object');
     for (const f of ['tenant', 'vendor', 'upstream_id'] as const) {
@@ -88,16 +107,27 @@ export function checkManifest(shard: ShardDoc): AdvisoryGroup[] {
       if (typeof r.content_hash !== 'string' || r.content_hash === '') throw new PayloadError(`${rp}.content_hash`, 'missing');
     });
   });
-  return shard.manifest;
+  return doc.advisories;
 }
 
 /** Checkpoint a shard's final failure (the error is kept with its code and path). */
-export async function markShardFailed(db: Db, id: string, err: unknown): Promise<void> {
+export async function markShardFailed(db: Db, id: string, err: unknown, progress: ProgressStore): Promise<void> {
+  const shard = await getShard(db, id);
+  if (!shard) return;
+  const counts = { ...emptyCounts(), ...shard.counts, errors: 1 };
   await shardsColl(db).updateOne(
     { _id: id },
-    {
-      $set: { state: 'failed', error: { ...errorSummary(err), at: new Date() }, updated_at: new Date(), 'counts.errors': 1 },
-      $inc: { attempts: 1 },
-    },
+    { $set: { state: 'failed', counts, error: { ...errorSummary(err), at: new Date() }, updated_at: new Date() }, $inc: { attempts: 1 } },
   );
+  await progress.record(shard.run_id, id, 'failed', shard.docs, counts);
+}
+
+/** Exact totals over a run's shards (O(shards): when a run settles or is validated, not per tick). */
+export async function shardTotals(db: Db, runId: string): Promise<{ done: number; failed: number; pending: number; counts: ShardCounts }> {
+  const t = { done: 0, failed: 0, pending: 0, counts: emptyCounts() };
+  for await (const s of shardsColl(db).find({ run_id: runId }, { projection: { state: 1, counts: 1 } })) {
+    t[s.state]++;
+    if (s.counts) t.counts = addCounts(t.counts, { ...emptyCounts(), ...s.counts });
+  }
+  return t;
 }

@@ -1,7 +1,13 @@
-/** A run's progress, derived from its shards (the source of truth for counts). */
-import type { Db } from 'mongodb';
+/**
+ * A run's progress in O(1) reads whatever its size: the run (document + log entries) and
+ * its counters in Redis (core/store/progress.ts). A settled run reports the exact totals
+ * it recorded when it settled.
+ */
+import type { Connections } from '../connections.js';
 import { getRun, type RunDoc } from './runs.js';
-import { addCounts, emptyCounts, listShards, type ShardCounts } from './shards.js';
+import { inGroup, TERMINAL_STATES } from './run-status.js';
+import { ProgressStore } from './progress.js';
+import type { ShardCounts } from './shards.js';
 
 export interface RunSummary {
   run: RunDoc;
@@ -12,27 +18,20 @@ export interface RunSummary {
   eta_s: number | null;
 }
 
-export async function summarizeRun(db: Db, runId: string, now = Date.now()): Promise<RunSummary> {
-  const run = await getRun(db, runId);
-  const shards = await listShards(db, runId);
-  let counts = emptyCounts();
-  const tally = { total: run.shards_total, done: 0, failed: 0, pending: 0 };
-  let docsDone = 0;
-  for (const s of shards) {
-    if (s.counts) counts = addCounts(counts, { ...emptyCounts(), ...s.counts });
-    if (s.state === 'done') {
-      tally.done++;
-      docsDone += s.docs;
-    } else if (s.state === 'failed') tally.failed++;
-  }
-  tally.pending = Math.max(0, tally.total - tally.done - tally.failed);
-  const elapsedS = run.started_at ? (now - run.started_at.getTime()) / 1000 : 0;
-  const rate = elapsedS > 0 && docsDone > 0 ? docsDone / elapsedS : null;
-  const remainingDocs = (run.snapshot?.docs ?? 0) - docsDone;
+export async function summarizeRun(conns: Connections, runId: string, now = Date.now()): Promise<RunSummary> {
+  const run = await getRun(conns.db, runId);
+  const settled = inGroup(run.state, TERMINAL_STATES) && run.counters && run.tally;
+  const p = settled
+    ? { shards_done: run.tally!.done, shards_failed: run.tally!.failed, docs_done: run.counters!.docs, counts: run.counters! }
+    : await new ProgressStore(conns.sharedRedis(), conns.cfg.queuePrefix).read(conns.db, runId);
+  const total = run.shards_total;
+  const elapsedS = run.started_at ? ((run.finished_at?.getTime() ?? now) - run.started_at.getTime()) / 1000 : 0;
+  const rate = elapsedS > 0 && p.docs_done > 0 ? p.docs_done / elapsedS : null;
+  const remainingDocs = (run.snapshot?.docs ?? 0) - p.docs_done;
   return {
     run,
-    shards: tally,
-    counts,
+    shards: { total, done: p.shards_done, failed: p.shards_failed, pending: Math.max(0, total - p.shards_done - p.shards_failed) },
+    counts: p.counts,
     docs_per_s: rate,
     eta_s: rate ? Math.max(0, remainingDocs / rate) : null,
   };

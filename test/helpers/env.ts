@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { setTimeout as delay } from 'node:timers/promises';
 import { childEnv, loadConfig, type Config } from '../../core/config.js';
 import { Connections } from '../../core/connections.js';
-import { QUEUE_KEYS } from '../../core/contract.js';
+import { obliterateAll } from '../../core/jobs.js';
 import { pino, type Logger } from 'pino';
 
 export const CLI = fileURLToPath(new URL('../../dist/bin/lnm-backfill.js', import.meta.url));
@@ -29,7 +29,7 @@ export const quietLog: Logger = pino({ level: 'silent' });
 export async function cleanup(cfg: Config): Promise<void> {
   const conns = await Connections.open(cfg);
   try {
-    for (const q of QUEUE_KEYS) await conns.queue(q).obliterate({ force: true });
+    await obliterateAll(conns);
     await conns.db.dropDatabase();
   } finally {
     await conns.close();

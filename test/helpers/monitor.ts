@@ -71,12 +71,10 @@ export function lastEntry(run: RunDoc, to: string): RunDoc['history'][number] | 
   return [...run.history].reverse().find((h) => h.to === to);
 }
 
-/** Jobs of the run in the shards queue, by state. */
+/** Jobs of the run in its shards queue, by state. */
 export async function runJobs(conns: Connections, runId: string): Promise<Record<'waiting' | 'delayed' | 'prioritized' | 'active', number>> {
-  const q = conns.queue('shards');
-  const mine = (jobs: Array<{ data: unknown } | undefined>) => jobs.filter((j) => (j?.data as { run_id?: string } | undefined)?.run_id === runId).length;
-  const [waiting, delayed, prioritized, active] = await Promise.all([q.getWaiting(), q.getDelayed(), q.getPrioritized(), q.getActive()]);
-  return { waiting: mine(waiting), delayed: mine(delayed), prioritized: mine(prioritized), active: mine(active) };
+  const c = await conns.queue('shards', runId).getJobCounts('waiting', 'delayed', 'prioritized', 'active');
+  return { waiting: c.waiting ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, active: c.active ?? 0 };
 }
 
 /** Counts `delayed` events (a worker deferring a shard of a paused/throttled run). */

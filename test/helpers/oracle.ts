@@ -14,7 +14,8 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { ADVISORY_COLLECTIONS, COLL } from '../../core/store/collections.js';
 import { inGroup, TERMINAL_STATES } from '../../core/store/run-status.js';
 import { summarizeRun, type RunSummary } from '../../core/store/summary.js';
-import { finalizeIfComplete } from '../../monitor/finalize.js';
+import type { Connections } from '../../core/connections.js';
+import { Monitor } from '../../monitor/monitor.js';
 import { pollUntil, quietLog, RUSTSEC_EXPECTED } from './env.js';
 
 export interface RustsecExpected {
@@ -62,20 +63,25 @@ export interface SeedJson {
 }
 
 /**
- * Drive a run to a terminal state the way `start --wait` does (finalize on each poll),
- * with workers running elsewhere. Returns the final summary.
+ * Drive a run to a terminal state the way `start --wait` does (a monitor in this process
+ * settles and validates it), with workers running elsewhere. Returns the final summary.
  */
-export async function driveToEnd(db: Db, runId: string, timeoutMs = 150_000): Promise<RunSummary> {
-  return pollUntil(
-    async () => {
-      await finalizeIfComplete(db, runId, quietLog);
-      const s = await summarizeRun(db, runId);
-      return inGroup(s.run.state, TERMINAL_STATES) ? s : null;
-    },
-    `run ${runId} to finish`,
-    timeoutMs,
-    200,
-  );
+export async function driveToEnd(conns: Connections, runId: string, timeoutMs = 150_000): Promise<RunSummary> {
+  const monitor = new Monitor(conns, quietLog);
+  await monitor.start();
+  try {
+    return await pollUntil(
+      async () => {
+        const s = await summarizeRun(conns, runId);
+        return inGroup(s.run.state, TERMINAL_STATES) ? s : null;
+      },
+      `run ${runId} to finish`,
+      timeoutMs,
+      200,
+    );
+  } finally {
+    await monitor.close();
+  }
 }
 
 export interface IndependentEdges {

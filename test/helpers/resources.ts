@@ -119,11 +119,11 @@ export function exited(child: ChildProcess): boolean {
   return child.exitCode !== null || child.signalCode !== null;
 }
 
-/** Worker connections BullMQ sees on a prefix's shards queue (0 = no worker left running). */
+/** Worker processes BullMQ sees on a prefix (each serves the rollback queue; 0 = none left running). */
 export async function liveWorkerCount(cfg: Config): Promise<number> {
   const conns = await Connections.open(cfg);
   try {
-    return await conns.queue('shards').getWorkersCount();
+    return await conns.queue('rollback').getWorkersCount();
   } finally {
     await conns.close();
   }

@@ -1,7 +1,7 @@
 import { describe, it, expect, afterAll } from 'vitest';
 import { Redis } from 'ioredis';
 import { loadConfig } from '../../core/config.js';
-import { LeaderLock } from '../../monitor/lock.js';
+import { LeaderLock } from '../../core/lock.js';
 
 const cfg = loadConfig();
 const clients: Redis[] = [];

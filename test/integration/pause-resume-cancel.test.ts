@@ -106,7 +106,7 @@ describe('pause, resume and cancel a live run', () => {
     // A pending shard's job is withdrawn, or (taken by the live worker while the
     // cancel went through the queue) completed as a `skip`: never processed, never
     // able to run again without a resume.
-    const q = conns.queue('shards');
+    const q = conns.queue('shards', runId);
     for (const s of await listShards(conns.db, runId)) {
       if (s.state === 'done') continue;
       expect(s.finished_at, s._id).toBeUndefined();
@@ -124,7 +124,7 @@ describe('pause, resume and cancel a live run', () => {
     expect(r.state).toBe('running');
     const jobs = await runJobs(conns, runId);
     expect(jobs.waiting + jobs.delayed + jobs.active + jobs.prioritized).toBeGreaterThan(0);
-    const end = await driveToEnd(conns.db, runId, 600_000);
+    const end = await driveToEnd(conns, runId, 600_000);
     expect(end.run.state).toBe('succeeded');
     expect(end.shards.failed).toBe(0);
     expect(end.shards.done).toBe(end.shards.total);

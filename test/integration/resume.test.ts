@@ -9,7 +9,8 @@ import { cliJson, pollUntil, quietLog, RUSTSEC } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
 import { driveToEnd, edgeIntegrity, type ImportJson, independentEdges, type RunJson, rustsecExpected, type SeedJson, type ValidateJson } from '../helpers/oracle.js';
 import { COLL } from '../../core/store/collections.js';
-import { getShard, shardsColl, type ShardDoc } from '../../core/store/shards.js';
+import { getShard, manifestsColl, shardsColl, type ShardDoc } from '../../core/store/shards.js';
+import { ProgressStore } from '../../core/store/progress.js';
 import { summarizeRun } from '../../core/store/summary.js';
 import { supersedesForGroups } from '../../core/supersedes.js';
 import { processShard } from '../../workers/shard-processor.js';
@@ -37,10 +38,11 @@ describe('resume', () => {
     const conns = await res.open(cfg);
     try {
       const { db } = conns;
-      expect(await conns.queue('shards').getWaitingCount()).toBe(started.shards);
+      expect(await conns.queue('shards', runId).getWaitingCount()).toBe(started.shards);
       const all = await shardsColl(db).find({ run_id: runId }).toArray();
+      const manifests = new Map((await manifestsColl(db).find({ run_id: runId }).toArray()).map((m) => [m._id, m.advisories]));
       const withEdges = all
-        .map((s) => ({ s, edges: supersedesForGroups(s.manifest).edges }))
+        .map((s) => ({ s, edges: supersedesForGroups(manifests.get(s._id) ?? []).edges }))
         .filter((x) => x.edges.length >= 2)
         .sort((x, y) => x.s.shard - y.s.shard);
       expect(withEdges.length).toBeGreaterThanOrEqual(2);
@@ -48,7 +50,8 @@ describe('resume', () => {
       const half = withEdges[1]!;
 
       // Shard 1: processed to completion in-process (as a worker would).
-      const outcome = await processShard({ db, log: quietLog, attempt: 1, maxAttempts: 1 }, { run_id: runId, shard: done.s.shard });
+      const progress = new ProgressStore(conns.sharedRedis(), cfg.queuePrefix);
+      const outcome = await processShard({ db, log: quietLog, progress, attempt: 1, maxAttempts: 1, deleteBatch: cfg.deleteBatch }, { run_id: runId, shard: done.s.shard });
       expect(outcome).toMatchObject({ action: 'done', counts: { edges_inserted: done.edges.length, tombstones_inserted: done.edges.length, idempotent_hits: 0 } });
       expect((await getShard(db, done.s._id))?.state).toBe('done');
 
@@ -60,7 +63,7 @@ describe('resume', () => {
       expect(halfShard.state).toBe('pending');
 
       const worker = res.worker(cfg);
-      const final = await driveToEnd(db, runId, LONG);
+      const final = await driveToEnd(conns, runId, LONG);
       await res.stop(worker, 'SIGTERM');
       expect(worker.exitCode, res.workerLog(worker)).toBe(0);
 
@@ -112,31 +115,28 @@ describe('resume', () => {
     const conns = await res.open(cfg);
     try {
       const { db } = conns;
-      const queue = conns.queue('shards');
+      const queue = conns.queue('shards', runId);
       const expected = await independentEdges(db);
       expect(expected.documents).toBe(seed.import!.accepted);
       expect(expected.edges).toBeGreaterThan(0);
 
-      const first = res.worker(cfg, CRASH_ENV);
-      await pollUntil(
-        async () => {
-          const s = await summarizeRun(db, runId);
-          return s.shards.done >= 1 && s.shards.done < total && (await queue.getActiveCount()) >= 1;
-        },
-        'some but not all shards done, with a shard in flight',
-        LONG,
-        50,
-      );
-      await res.stop(first, 'SIGKILL');
-      expect(first.signalCode).toBe('SIGKILL');
-      // Jobs the dead worker held stay active until their lock expires.
-      const inFlight = (await queue.getActive()).map((j) => j.id!);
-      expect(inFlight.length).toBeGreaterThanOrEqual(1);
-      const atKill = await summarizeRun(db, runId);
+      // Kill a worker while it holds a shard. The kill can land between two shards; then
+      // no job was in flight and another worker is killed, until one held a shard.
+      let inFlight: string[] = [];
+      for (let kills = 0; inFlight.length === 0; kills++) {
+        expect(kills, 'no worker was ever killed holding a shard').toBeLessThan(10);
+        const w = res.worker(cfg, CRASH_ENV);
+        await pollUntil(async () => (await queue.getActiveCount()) >= 1 || (await summarizeRun(conns, runId)).shards.done >= total, 'a shard in flight', LONG, 20);
+        await res.stop(w, 'SIGKILL');
+        expect(w.signalCode).toBe('SIGKILL');
+        // With no worker alive, nothing checks for stalled jobs: what the dead worker held stays active.
+        inFlight = (await queue.getActive()).map((j) => j.id!);
+      }
+      const atKill = await summarizeRun(conns, runId);
       expect(atKill.shards.done).toBeLessThan(total);
 
       const second = res.worker(cfg, CRASH_ENV);
-      const final = await driveToEnd(db, runId, LONG);
+      const final = await driveToEnd(conns, runId, LONG);
       await res.stop(second, 'SIGTERM');
       expect(second.exitCode, res.workerLog(second)).toBe(0);
 
@@ -172,8 +172,8 @@ describe('resume', () => {
     }
   }, LONG);
 
-  it('ran three worker processes', () => {
-    expect(res.children.length).toBe(3);
+  it('ran at least three worker processes', () => {
+    expect(res.children.length).toBeGreaterThanOrEqual(3);
   });
 
   res.leakCheck();

@@ -12,7 +12,7 @@ import { FAST_MONITOR_ENV, historyStates, rollbackSettled, stamped } from '../he
 import { shardId } from '../../core/contract.js';
 import { COLL } from '../../core/store/collections.js';
 import { getRun } from '../../core/store/runs.js';
-import { getShard, listShards, shardsColl } from '../../core/store/shards.js';
+import { getShard, listShards, manifestsColl } from '../../core/store/shards.js';
 import { Monitor } from '../../monitor/monitor.js';
 
 const ENV = {
@@ -49,8 +49,8 @@ describe('stop-on-error and rollback', () => {
     // second run (processed before shard 3 by a single worker of concurrency 1).
     const victims: string[] = [];
     for (const n of [0, 1, 2]) {
-      const shard = await getShard(db, shardId(run2, n));
-      for (const g of shard!.manifest) {
+      const manifest = await manifestsColl(db).findOne({ _id: shardId(run2, n) });
+      for (const g of manifest!.advisories) {
         if (victims.length >= 20) break;
         const edge = await db.collection(COLL.supersedes).findOne({ tenant: g.tenant, vendor: g.vendor, upstream_id: g.upstream_id, run_id: firstRun });
         if (edge) victims.push(String(edge._id));
@@ -61,7 +61,7 @@ describe('stop-on-error and rollback', () => {
     expect(deleted).toBe(20);
 
     // Corrupt shard 3's manifest: the worker rejects it with a PayloadError.
-    const corrupt = await shardsColl(db).updateOne({ _id: shardId(run2, 3) }, { $set: { manifest: [{ tenant: 'default' }] as never } });
+    const corrupt = await manifestsColl(db).updateOne({ _id: shardId(run2, 3) }, { $set: { advisories: [{ tenant: 'default' }] as never } });
     expect(corrupt.modifiedCount).toBe(1);
 
     const worker = res.worker(cfg, ENV);

@@ -122,7 +122,7 @@ describe('throttle on replication lag', () => {
 
     // The monitor alone finalizes the run (validating -> succeeded).
     const end = await pollUntil(async () => {
-      const s = await summarizeRun(conns.db, runId);
+      const s = await summarizeRun(conns, runId);
       return inGroup(s.run.state, TERMINAL_STATES) ? s : null;
     }, 'the monitor to finish the run', 600_000, 200);
     expect(end.run.state).toBe('succeeded');

@@ -11,7 +11,7 @@ import { FakeProbe, FAST_MONITOR_ENV, rollbackSettled, stamped } from '../helper
 import type { Config } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
 import { rollbackJobId, shardId } from '../../core/contract.js';
-import { getShard, shardsColl } from '../../core/store/shards.js';
+import { getShard, manifestsColl } from '../../core/store/shards.js';
 import { Monitor } from '../../monitor/monitor.js';
 
 const ENV = {
@@ -64,7 +64,7 @@ describe('two monitors', () => {
     const a = await monitorOn(shortCfg);
     const b = await monitorOn(shortCfg);
     const { db } = a.conns;
-    const corrupt = await shardsColl(db).updateOne({ _id: shardId(runId, 3) }, { $set: { manifest: [{ tenant: 'default' }] as never } });
+    const corrupt = await manifestsColl(db).updateOne({ _id: shardId(runId, 3) }, { $set: { advisories: [{ tenant: 'default' }] as never } });
     expect(corrupt.modifiedCount).toBe(1);
 
     const worker = res.worker(shortCfg, ENV);

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CONTRACT } from '../../core/contract.js';
+import { SHARD_QUEUE_FAMILY } from '../../core/contract.js';
 import { DEFAULT_METRICS, METRIC_CATALOG, METRICS, seriesNames } from '../../monitor/http/metric-catalog.js';
 import {
   ALERTS, COMPOSE, DASHBOARD, PROMETHEUS, ROOT, dashboardExprs, filesUnder, metricNames, readJson, readYaml,
@@ -262,7 +262,7 @@ describe('ops/ YAML and Kubernetes manifests', () => {
   it('the autoscaler scales on waiting shard jobs of the shard queue', () => {
     const q = autoscalerQueries[0]!.expr;
     expect(metricNames(q)).toEqual([METRICS.queueJobs.name]);
-    expect(q).toContain(`queue="${CONTRACT.shards.name}"`);
+    expect(q).toContain(`queue="${SHARD_QUEUE_FAMILY}"`);
     expect(q).toMatch(/state=~"[^"]*\bwaiting\b/);
   });
 });
