@@ -2,18 +2,21 @@
 import { Connections } from '../core/connections.js';
 import { Monitor } from '../monitor/monitor.js';
 import { startWorker as start, type RunningWorker } from '../workers/worker.js';
+import type { ShardHooks } from '../workers/shard-processor.js';
 import { resolveOptions, type ApiOptions } from './context.js';
 
 export interface WorkerOptions extends ApiOptions {
   /** Shards in flight in this process (default LNM_WORKER_CONCURRENCY). */
   concurrency?: number;
+  /** Test seams inside shard processing (e.g. hold a shard between its read of the run and its writes). */
+  hooks?: ShardHooks;
 }
 
 export type WorkerHandle = Pick<RunningWorker, 'close'>;
 
 export async function startWorker(opts: WorkerOptions = {}): Promise<WorkerHandle> {
   const { cfg, log } = resolveOptions(opts);
-  return start(cfg, log, opts.concurrency === undefined ? {} : { concurrency: opts.concurrency });
+  return start(cfg, log, { ...(opts.concurrency === undefined ? {} : { concurrency: opts.concurrency }), ...(opts.hooks ? { hooks: opts.hooks } : {}) });
 }
 
 export interface MonitorHandle {

@@ -62,11 +62,14 @@ export async function resumeRun(conns: Connections, runId: string, log: Logger):
   if (!run.dry_run) await acquireScope(conns.db, runId, run.tenant, run.forced !== undefined);
   const progress = new ProgressStore(conns.sharedRedis(), conns.cfg.queuePrefix);
   const redo = await shardsColl(conns.db)
-    .find({ run_id: runId }, { projection: { _id: 1, state: 1, rolled_back: 1 } })
+    .find({ run_id: runId }, { projection: { _id: 1, state: 1, rolled_back: 1, rollback_started_at: 1 } })
     .toArray();
   for (const s of redo) {
-    if (s.state !== 'failed' && !s.rolled_back) continue;
-    await shardsColl(conns.db).updateOne({ _id: s._id }, { $set: { state: 'pending', updated_at: new Date() }, $unset: { error: '', counts: '', rolled_back: '' } });
+    if (s.state !== 'failed' && !s.rollback_started_at) continue;
+    await shardsColl(conns.db).updateOne(
+      { _id: s._id },
+      { $set: { state: 'pending', updated_at: new Date() }, $unset: { error: '', counts: '', rolled_back: '', rollback_started_at: '' } },
+    );
     await progress.reset(runId, s._id);
   }
   const updated = await transitionRun(conns.db, runId, 'running', { from: RESUMABLE_STATES, reason: 'operator resume' });

@@ -163,7 +163,7 @@ export class Monitor {
       this.validator = new Worker<ValidateJob>(
         CONTRACT.validate.name,
         async (job) => runValidation(this.conns, CONTRACT.validate.parse(job.data).run_id, this.log),
-        { connection: this.conns.sharedRedis(), prefix: this.conns.cfg.queuePrefix, concurrency: 1, lockDuration: this.conns.cfg.lockDurationMs },
+        { connection: this.conns.sharedRedis(), prefix: this.conns.cfg.queuePrefix, concurrency: 1, lockDuration: this.conns.cfg.lockDurationMs, stalledInterval: this.conns.cfg.stalledIntervalMs },
       );
       this.validator.on('error', (err) => this.log.error({ err }, 'validation worker error'));
       await this.validator.waitUntilReady();

@@ -39,6 +39,10 @@ export class RollbackBusyError extends LnmError {
 export async function beginRollback(conns: Connections, runId: string, reason: string, by: 'operator' | 'job'): Promise<RunDoc> {
   const run = await getRun(conns.db, runId);
   if (run.state === 'rolling_back') return run;
+  if (by === 'operator') {
+    const active = await activeShardJobs(conns, runId);
+    if (active > 0) throw new RollbackBusyError(runId, `${active} shard job(s) still in flight; cancel or pause the run and wait for them`);
+  }
   if (!run.dry_run) await acquireScope(conns.db, runId, run.tenant, run.forced !== undefined);
   const from = by === 'operator' ? OPERATOR_ROLLBACK_STATES : predecessors('rolling_back');
   return transitionRun(conns.db, runId, 'rolling_back', { from, reason: `rollback: ${reason}` });
@@ -84,6 +88,8 @@ export async function rollbackRun(conns: Connections, runId: string, log: Logger
     for (const shard of await listShards(conns.db, runId)) {
       if (lost) throw new RollbackBusyError(runId, 'the rollback lock was lost');
       if (shard.rolled_back) continue;
+      // Marked first: a rollback killed in the middle of this shard leaves it visibly partial.
+      await shardsColl(conns.db).updateOne({ _id: shard._id }, { $set: { rollback_started_at: new Date() } });
       const removed = await rollbackShard(conns, run, shard, rlog);
       await shardsColl(conns.db).updateOne({ _id: shard._id }, { $set: { rolled_back: removed, updated_at: new Date() } });
     }

@@ -40,6 +40,8 @@ export interface ShardDoc {
   created_at: Date;
   updated_at: Date;
   finished_at?: Date;
+  /** Set before a rollback deletes this shard's writes: some of them may be gone. */
+  rollback_started_at?: Date;
   /** What the rollback removed of this shard's writes (set once the shard is rolled back). */
   rolled_back?: { edges: number; tombstones: number };
 }

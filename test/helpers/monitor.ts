@@ -113,6 +113,8 @@ export async function rollbackSettled(conns: Connections, runId: string): Promis
 /** Short intervals and few retries, so monitor tests react in well under a second. */
 export const FAST_MONITOR_ENV = {
   LNM_PROBE_INTERVAL_MS: '200',
+  LNM_MONITOR_TICK_MS: '200',
+  LNM_DISCOVERY_INTERVAL_MS: '200',
   LNM_POLL_INTERVAL_MS: '100',
   LNM_PAUSE_GRACE_MS: '5000',
   LNM_JOB_ATTEMPTS: '2',

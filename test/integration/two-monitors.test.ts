@@ -12,22 +12,23 @@ import type { Config } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
 import { rollbackJobId, shardId } from '../../core/contract.js';
 import { getShard, manifestsColl } from '../../core/store/shards.js';
-import { Monitor } from '../../monitor/monitor.js';
+import { Monitor, type MonitorHooks } from '../../monitor/monitor.js';
+import { newRunId } from '../../core/contract.js';
+import { createRun } from '../../core/store/runs.js';
 
 const ENV = {
   ...FAST_MONITOR_ENV,
 };
 const res = useResources();
 const cfg = res.config('two_monitors', ENV);
-// A short lock: a tick that outlives it (stopRun waits for in-flight shards) lets the
-// other monitor take over mid-action, which the run-state compare-and-set must absorb.
+// A short lock (300 ms): it must be renewed many times during a run's stop and rollback.
 const shortCfg = res.config('two_monitors_short', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '300', LNM_PROBE_INTERVAL_MS: '100' });
+const slowCfg = res.config('two_monitors_slow', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '300' });
 
-
-async function monitorOn(c: Config): Promise<{ conns: Connections; monitor: Monitor; probe: FakeProbe }> {
+async function monitorOn(c: Config, hooks: MonitorHooks = {}): Promise<{ conns: Connections; monitor: Monitor; probe: FakeProbe }> {
   const conns = await res.open(c);
   const probe = new FakeProbe();
-  const monitor = new Monitor(conns, quietLog, { probe: probe.probe });
+  const monitor = new Monitor(conns, quietLog, { probe: probe.probe, hooks });
   res.track(monitor);
   return { conns, monitor, probe };
 }
@@ -87,10 +88,10 @@ describe('two monitors', () => {
     expect(final.rollback?.remaining).toBe(0);
     expect(await stamped(db, runId)).toEqual({ edges: 0, tombstones: 0 });
     expect((await getShard(db, shardId(runId, 3)))?.state).toBe('failed');
-    // One rollback job, completed once.
+    // One rollback job, completed once (it returns just after moving the run to rolled_back).
     const rq = a.conns.queue('rollback');
+    await pollUntil(async () => (await (await rq.getJob(rollbackJobId(runId)))?.getState()) === 'completed', 'the rollback job to complete', 60_000, 20);
     const job = await rq.getJob(rollbackJobId(runId));
-    expect(await job?.getState()).toBe('completed');
     expect(job?.attemptsMade).toBe(1);
     expect(await rq.getJobCounts('waiting', 'delayed', 'active', 'failed')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
 
@@ -100,6 +101,48 @@ describe('two monitors', () => {
     await res.close(a.conns);
     await res.close(b.conns);
   }, 900_000);
+
+  it('a tick slower than the lock TTL keeps the lock (the other never acts); a tick whose lock is lost stops acting', async () => {
+    let slow: (() => Promise<void>) | undefined;
+    const leadership: Array<{ who: string; leading: boolean }> = [];
+    const a = await monitorOn(slowCfg, { beforeRun: () => slow?.() ?? Promise.resolve(), onLeadership: (leading) => leadership.push({ who: 'a', leading }) });
+    const b = await monitorOn(slowCfg, { onLeadership: (leading) => leadership.push({ who: 'b', leading }) });
+    // A run for the tick to spend time on (planned, fresh: nothing to do but look at it).
+    await createRun(a.conns.db, {
+      _id: newRunId(), dry_run: true, stop_on_error: false, rollback_on_stop: false, batch_size: 100, tenant: null,
+      command_line: ['test'], args: {}, snapshot_bound: new Date(), observations_before: 0, created_at: new Date(),
+    });
+    // A tick that lasts more than 3 TTLs (the hook holds it 1 s): its lock is renewed on its own timer.
+    let slowDone = false;
+    slow = async () => {
+      await new Promise((r) => setTimeout(r, 1000));
+      slowDone = true;
+    };
+    const slowTick = a.monitor.tick();
+    await pollUntil(async () => leadership.some((l) => l.who === 'a' && l.leading), 'a to lead', 10_000, 5);
+    let bTicks = 0;
+    while (!slowDone) {
+      expect(await b.monitor.tick()).toBe(false);
+      bTicks++;
+    }
+    expect(bTicks).toBeGreaterThan(3);
+    expect(await slowTick).toBe(true);
+    expect(leadership.filter((l) => l.who === 'b')).toEqual([]);
+
+    // The lock taken from a mid-tick (its key deleted, b acquires): a's keeper notices and a stops acting.
+    slow = async () => {
+      slow = undefined;
+      await a.conns.redis().del(a.monitor.lock.key);
+      await pollUntil(() => b.monitor.tick(), 'b to take the lock', 10_000, 20);
+      await pollUntil(async () => leadership.some((l) => l.who === 'a' && !l.leading), 'a to notice the loss', 10_000, 20);
+    };
+    expect(await a.monitor.tick()).toBe(false);
+    expect(await b.monitor.tick()).toBe(true);
+    await a.monitor.close();
+    await b.monitor.close();
+    await res.close(a.conns);
+    await res.close(b.conns);
+  }, 120_000);
 
   res.leakCheck();
 });
