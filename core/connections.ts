@@ -8,6 +8,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Config } from './config.js';
 import { QUEUES } from './contract.js';
 import { ServiceError } from './errors.js';
+import { redactUrl } from './redact.js';
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 
@@ -36,7 +37,7 @@ export class Connections {
     try {
       await mongo.connect();
     } catch (err) {
-      throw new ServiceError('mongodb', `cannot connect to ${cfg.mongoUrl}; run "lnm-backfill services up" or set MONGO_URL`, err);
+      throw new ServiceError('mongodb', `cannot connect to ${redactUrl(cfg.mongoUrl)}; run "lnm-backfill services up" or set MONGO_URL`, err);
     }
     return new Connections(cfg, mongo);
   }

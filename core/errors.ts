@@ -1,7 +1,10 @@
 /**
  * Small error classes with stable codes. `unrecoverable` marks errors that must not be
  * retried (bad payloads, broken manifests, idempotency violations under stop-on-error).
+ * Messages pass through the credential redaction: an error never carries a password.
  */
+import { redactText } from './redact.js';
+
 export class LnmError extends Error {
   readonly code: string;
   readonly path: string | undefined;
@@ -13,7 +16,7 @@ export class LnmError extends Error {
     message: string,
     opts: { path?: string; unrecoverable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {},
   ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(redactText(message), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
     this.path = opts.path;
@@ -74,10 +77,10 @@ export class ViolationError extends LnmError {
   }
 }
 
-/** Input that cannot be read at all (not JSON, unreadable file). */
+/** An input file that cannot be opened or read to its end (missing, truncated gzip). */
 export class InputError extends LnmError {
-  constructor(path: string, message: string) {
-    super('ERR_INPUT', `${path}: ${message}`, { path, unrecoverable: true });
+  constructor(path: string, message: string, opts: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super('ERR_INPUT', `${path}: ${message}`, { path, unrecoverable: true, ...opts });
   }
 }
 
@@ -85,12 +88,43 @@ export function isUnrecoverable(err: unknown): boolean {
   return err instanceof LnmError && err.unrecoverable;
 }
 
+/** Code, message (credentials redacted) and path of any thrown value. */
 export function errorSummary(err: unknown): { code: string; message: string; path?: string } {
   if (err instanceof LnmError) return { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) };
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    if (typeof code === 'string' && code.startsWith('ERR_')) return { code, message: err.message };
-    return { code: code === undefined ? 'ERR_INTERNAL' : `ERR_DRIVER_${String(code)}`, message: err.message };
+    const message = redactText(err.message);
+    if (typeof code === 'string' && code.startsWith('ERR_')) return { code, message };
+    return { code: code === undefined ? 'ERR_INTERNAL' : `ERR_DRIVER_${String(code)}`, message };
   }
-  return { code: 'ERR_INTERNAL', message: String(err) };
+  return { code: 'ERR_INTERNAL', message: redactText(String(err)) };
 }
+
+// ---------------------------------------------------------------------------------------
+// Catalog of the codes added by issue 12 (hardening), one line of meaning each. The
+// AOC_CODES constants live with the guard (core/aoc-guard.ts); their meanings are here.
+
+/** Per-line rejection codes of `import` (written to the rejects file with the line number). */
+export const IMPORT_CODES = {
+  JSON: 'ERR_INPUT_JSON',
+  UTF8: 'ERR_INPUT_UTF8',
+  LINE_TOO_LONG: 'ERR_INPUT_LINE_TOO_LONG',
+  TRUNCATED: 'ERR_INPUT_TRUNCATED',
+  TOO_LARGE: 'ERR_IMPORT_TOO_LARGE',
+  REFUSED: 'ERR_IMPORT_REFUSED',
+} as const;
+
+export const ERROR_CODES: Readonly<Record<string, string>> = {
+  ERR_INPUT: 'the input file cannot be opened or read to its end (missing, truncated or corrupt gzip); path = the file',
+  ERR_INPUT_JSON: 'the line is not valid JSON',
+  ERR_INPUT_UTF8: 'the line is not valid UTF-8 (rejected, never decoded to U+FFFD)',
+  ERR_INPUT_LINE_TOO_LONG: 'the line exceeds the importer\'s line limit and was skipped without being held in memory',
+  ERR_INPUT_TRUNCATED: 'the last line was cut off by the end of a truncated or corrupt input',
+  ERR_IMPORT_TOO_LARGE: 'the stored document would exceed the 16 MiB BSON document limit',
+  ERR_IMPORT_REFUSED: 'the database server refused to store this document (its message follows)',
+  ERR_AOC_009: 'a server-assigned field (_id, ingested_at) is present in the input',
+  ERR_AOC_010: "a key the store cannot hold unchanged: '.' or leading '$' outside content, NUL anywhere, or the escape characters U+FF0E/U+FF04 in content",
+  ERR_AOC_011: "'|' in tenant or source.vendor (the separator of raw ids, edge lines and bundle lines)",
+  ERR_AOC_012: 'the document nests deeper than 100 levels (the MongoDB limit)',
+  ERR_AOC_013: 'a string or key holds a lone UTF-16 surrogate, which storage would replace by U+FFFD',
+};
