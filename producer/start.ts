@@ -6,18 +6,21 @@ import { enqueueShards } from '../core/jobs.js';
 import { COLL, ensureIndexes } from '../core/store/collections.js';
 import { createRun, getRun, transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
 import { errorSummary } from '../core/errors.js';
+import { parseTenantOption } from '../core/tenant.js';
 import { planShards } from './plan.js';
 
 export interface StartOptions {
   dryRun: boolean;
   batchSize: number;
   stopOnError: boolean;
+  /** One tenant, or null for every tenant; '' is refused (ERR_CONFIG), never "every tenant". */
   tenant: string | null;
   commandLine: string[];
 }
 
 export async function startRun(conns: Connections, opts: StartOptions, log: Logger): Promise<RunDoc> {
   const { db } = conns;
+  const tenant = parseTenantOption(opts.tenant);
   await ensureIndexes(db);
   const runId = newRunId();
   const rlog = log.child({ run_id: runId });
@@ -27,9 +30,9 @@ export async function startRun(conns: Connections, opts: StartOptions, log: Logg
     dry_run: opts.dryRun,
     stop_on_error: opts.stopOnError,
     batch_size: opts.batchSize,
-    tenant: opts.tenant,
+    tenant,
     command_line: opts.commandLine,
-    args: { dry_run: opts.dryRun, batch_size: opts.batchSize, stop_on_error: opts.stopOnError, tenant: opts.tenant },
+    args: { dry_run: opts.dryRun, batch_size: opts.batchSize, stop_on_error: opts.stopOnError, tenant },
     snapshot_bound: snapshotBound,
     observations_before: await db.collection(COLL.observations).countDocuments({}),
   });
