@@ -7,12 +7,21 @@ import type { Logger } from 'pino';
 import type { Config } from '../core/config.js';
 import { QUEUES, parseRollbackJob, parseShardJob } from '../core/contract.js';
 import { Connections } from '../core/connections.js';
-import { isUnrecoverable } from '../core/errors.js';
+import { errorSummary, isUnrecoverable } from '../core/errors.js';
 import { processShard, type ShardOutcome } from './shard-processor.js';
 import { beginRollback, rollbackRun, type RollbackResult } from './rollback.js';
 
 /** How long a deferred shard (run paused or throttled) waits before it is looked at again. */
 export const DEFER_MS = 1000;
+
+/**
+ * What BullMQ fails at once, without a retry: a bad payload or any unrecoverable LnmError.
+ * The job's failedReason starts with the stable code (`ERR_PAYLOAD: job.data.shard: …`).
+ */
+function unrecoverable(err: unknown): UnrecoverableError {
+  const s = errorSummary(err);
+  return new UnrecoverableError(`${s.code}: ${s.message}`);
+}
 
 export interface RunningWorker {
   shards: Worker;
@@ -30,7 +39,7 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
       try {
         data = parseShardJob(job.data);
       } catch (err) {
-        throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+        throw unrecoverable(err);
       }
       const attempt = job.attemptsMade + 1;
       try {
@@ -41,7 +50,7 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
         }
         return outcome;
       } catch (err) {
-        if (isUnrecoverable(err)) throw new UnrecoverableError(`${(err as Error).message}`);
+        if (isUnrecoverable(err)) throw unrecoverable(err);
         throw err;
       }
     },
@@ -57,14 +66,15 @@ export async function startWorker(cfg: Config, log: Logger, opts: { concurrency?
   const rollback = new Worker(
     QUEUES.rollback,
     async (job: Job): Promise<RollbackResult> => {
-      let data;
       try {
-        data = parseRollbackJob(job.data);
+        const data = parseRollbackJob(job.data);
+        await beginRollback(conns.db, data.run_id, data.reason);
+        return await rollbackRun(conns.db, data.run_id, log, cfg.deleteBatch);
       } catch (err) {
-        throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+        // A forged payload or a run that does not exist (NotFoundError) is never retried.
+        if (isUnrecoverable(err)) throw unrecoverable(err);
+        throw err;
       }
-      await beginRollback(conns.db, data.run_id, data.reason);
-      return rollbackRun(conns.db, data.run_id, log, cfg.deleteBatch);
     },
     { connection: conns.redis(), prefix: cfg.queuePrefix, concurrency: 1, lockDuration: cfg.lockDurationMs, stalledInterval: cfg.stalledIntervalMs },
   );
