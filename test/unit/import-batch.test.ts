@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mapLimit, nextStamp } from '../../producer/import-batch.js';
+import { nextStamp } from '../../producer/import-batch.js';
 import { ERROR_CODES, IMPORT_CODES } from '../../core/errors.js';
 import { AOC_CODES } from '../../core/aoc-guard.js';
 
@@ -9,23 +9,6 @@ describe('nextStamp: each import batch has its own ingested_at', () => {
     expect(nextStamp(new Date(999), 1000).getTime()).toBe(1000);
     expect(nextStamp(new Date(1000), 1000).getTime()).toBe(1001);
     expect(nextStamp(new Date(1005), 1000).getTime()).toBe(1006);
-  });
-});
-
-describe('mapLimit', () => {
-  it('keeps the order and never runs more than the limit at once', async () => {
-    let inFlight = 0;
-    let peak = 0;
-    const out = await mapLimit([5, 1, 4, 2, 3, 0], 2, async (x) => {
-      inFlight++;
-      peak = Math.max(peak, inFlight);
-      await new Promise((r) => setTimeout(r, x));
-      inFlight--;
-      return x * 10;
-    });
-    expect(out).toEqual([50, 10, 40, 20, 30, 0]);
-    expect(peak).toBe(2);
-    expect(await mapLimit([], 4, async (x: number) => x)).toEqual([]);
   });
 });
 
