@@ -6,6 +6,12 @@
  * vendor may not contain it (ERR_AOC_011), so every such line splits unambiguously: the
  * first two fields are tenant and vendor, the last one or two are fixed-format hashes, and
  * upstream_id (which may contain `|`) is what lies between.
+ *
+ * Already-imported ids stay what they were: the raw `_id` formula did not change, so every
+ * stored document whose tenant and vendor hold no `|` keeps its `_id` and a re-import still
+ * collides on it. A document stored earlier with `|` in its tenant or vendor is still read
+ * and backfilled by an all-tenant run (raw ids are never recomputed: manifests carry the
+ * stored `_id`), but its line can no longer be imported again and `--tenant` cannot name it.
  */
 import { ConfigError } from './errors.js';
 
