@@ -3,7 +3,9 @@
  * name, is validated once, and fails with ERR_CONFIG naming the variable.
  */
 import path from 'node:path';
+import { ConnectionString } from 'mongodb-connection-string-url';
 import { ConfigError } from './errors.js';
+import { redactUrl } from './redact.js';
 
 export interface Config {
   /** MongoDB URL; when unset, `services up` provides one on 127.0.0.1:27017. */
@@ -97,16 +99,38 @@ function url(env: Env, name: string, dflt: string, schemes: string[]): { value: 
   try {
     parsed = new URL(v);
   } catch {
-    throw new ConfigError(name, `"${v}" is not a URL`);
+    throw new ConfigError(name, `"${redactUrl(v)}" is not a URL`);
   }
   if (!schemes.includes(parsed.protocol)) throw new ConfigError(name, `scheme must be one of ${schemes.join(', ')}`);
+  return { value: v, fromEnv: true };
+}
+
+/**
+ * MONGO_URL through the driver's own connection-string parser (`new URL` refuses the
+ * multi-host replica-set form `mongodb://u:p@h1:27017,h2:27017/?replicaSet=rs0`).
+ */
+function mongoUrl(env: Env, name: string, dflt: string): { value: string; fromEnv: boolean } {
+  const v = env[name];
+  if (v === undefined || v === '') return { value: dflt, fromEnv: false };
+  let hosts: string[];
+  try {
+    hosts = new ConnectionString(v).hosts;
+  } catch (err) {
+    throw new ConfigError(name, `"${redactUrl(v)}" is not a MongoDB connection string: ${(err as Error).message}`);
+  }
+  for (const host of hosts) {
+    const port = /^(?:\[[^\]]*\]|[^:]*)(?::(.*))?$/.exec(host)?.[1];
+    if (port !== undefined && !(/^\d{1,5}$/.test(port) && Number(port) >= 1 && Number(port) <= 65535)) {
+      throw new ConfigError(name, `"${redactUrl(v)}": host "${host}" has an invalid port`);
+    }
+  }
   return { value: v, fromEnv: true };
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,60}$/;
 
 export function loadConfig(env: Env = process.env): Config {
-  const mongo = url(env, 'MONGO_URL', 'mongodb://127.0.0.1:27017/', ['mongodb:', 'mongodb+srv:']);
+  const mongo = mongoUrl(env, 'MONGO_URL', 'mongodb://127.0.0.1:27017/');
   const redis = url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']);
   const lagThrottleS = num(env, 'LNM_LAG_THROTTLE_S', 5, 0, 3600, false);
   const opsThrottlePerS = num(env, 'LNM_OPS_THROTTLE_PER_S', 50_000, 1, 1e9);
@@ -165,4 +189,12 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     LNM_QUEUE_PREFIX: cfg.queuePrefix,
     LNM_HOME: cfg.homeDir,
   };
+}
+
+/**
+ * Environment for a server this CLI starts (FerretDB): the parent's plus `secrets`, values
+ * taken from the Config. Secrets travel in the environment, never on a command line (`ps`).
+ */
+export function serverEnv(secrets: Record<string, string>): NodeJS.ProcessEnv {
+  return { ...process.env, ...secrets };
 }

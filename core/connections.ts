@@ -9,6 +9,7 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Config } from './config.js';
 import { CONTRACT, shardQueueName, type JobData, type JobName, type QueueKey, type SharedQueueKey } from './contract.js';
 import { ServiceError } from './errors.js';
+import { redactUrl } from './redact.js';
 
 /** A BullMQ queue typed by the contract: its payload and job name. */
 export type TypedQueue<K extends QueueKey> = Queue<JobData<K>, unknown, JobName<K>>;
@@ -39,7 +40,7 @@ export class Connections {
     try {
       await mongo.connect();
     } catch (err) {
-      throw new ServiceError('mongodb', `cannot connect to ${cfg.mongoUrl}; run "lnm-backfill services up" or set MONGO_URL`, err);
+      throw new ServiceError('mongodb', `cannot connect to ${redactUrl(cfg.mongoUrl)}; run "lnm-backfill services up" or set MONGO_URL`, err);
     }
     return new Connections(cfg, mongo);
   }

@@ -3,8 +3,11 @@
  * one-line meaning (the README lists them); classes carry a stable code, the offending
  * path, and `unrecoverable` for errors that must not be retried (bad payloads, broken
  * manifests, idempotency violations under stop-on-error). The exit status of the CLI is
- * decided by the error's class (`exitCodeFor`), never by comparing code strings.
+ * decided by the error's class (`exitCodeFor`), never by comparing code strings. Messages
+ * pass through the credential redaction: an error never carries a password.
  */
+import { redactText } from './redact.js';
+
 export const ERROR_CODES = {
   ERR_USAGE: 'the command line does not match the command (unknown option, missing argument); the usage is printed',
   ERR_CONFIG: 'an environment variable or option value is invalid; the message names it',
@@ -12,8 +15,13 @@ export const ERROR_CODES = {
   ERR_NOT_FOUND: 'the run (or other record) named does not exist',
   ERR_RUN_STATE: 'the run is not in a state that allows this action (the transition table forbids it)',
   ERR_PAYLOAD: 'a job payload or stored manifest does not match the contract; failed without retry',
-  ERR_INPUT: 'an input file cannot be read at all (missing, unreadable, corrupt compression)',
+  ERR_INPUT: 'the input file cannot be opened or read to its end (missing, truncated or corrupt gzip); path = the file',
   ERR_INPUT_JSON: 'an input line is not valid JSON; the line is rejected, the import goes on',
+  ERR_INPUT_UTF8: 'an input line is not valid UTF-8 (rejected, never decoded to U+FFFD)',
+  ERR_INPUT_LINE_TOO_LONG: "an input line exceeds the importer's line limit (64 MiB) and was skipped without being held in memory",
+  ERR_INPUT_TRUNCATED: 'the last line was cut off by the end of a truncated or corrupt input',
+  ERR_IMPORT_TOO_LARGE: 'the stored document would exceed the 16 MiB BSON document limit',
+  ERR_IMPORT_REFUSED: 'the database server refused to store this document (its message follows)',
   ERR_IDEMPOTENCY_VIOLATION: 'a write collided with an existing edge or tombstone of different content',
   ERR_JOB_FAILED: 'BullMQ failed a shard job for good without the worker recording why (e.g. stalled too often)',
   ERR_ROLLBACK_INCOMPLETE: 'documents stamped with the run id remain after its rollback',
@@ -36,6 +44,11 @@ export const ERROR_CODES = {
   ERR_AOC_006: 'AOC: upstream.content_hash is not sha256:<64 lowercase hex>',
   ERR_AOC_007: 'AOC: a timestamp is not ISO-8601 or is impossible',
   ERR_AOC_008: 'AOC: a field has the wrong type (content, identifiers, linkset must be objects)',
+  ERR_AOC_009: 'AOC: a server-assigned field (_id, ingested_at) is present in the input',
+  ERR_AOC_010: "AOC: a key the store cannot hold unchanged: '.' or leading '$' outside content, NUL anywhere, or U+FF0E/U+FF04 in content",
+  ERR_AOC_011: "AOC: '|' in tenant or source.vendor (the separator of raw ids, edge lines and bundle lines)",
+  ERR_AOC_012: 'AOC: the document nests deeper than 100 levels (the MongoDB limit)',
+  ERR_AOC_013: 'AOC: a string or key holds a lone UTF-16 surrogate, which storage would replace by U+FFFD',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;
@@ -55,7 +68,7 @@ export class LnmError extends Error {
     message: string,
     opts: { path?: string; unrecoverable?: boolean; details?: Record<string, unknown>; cause?: unknown } = {},
   ) {
-    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(redactText(message), opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = new.target.name;
     this.code = code;
     this.path = opts.path;
@@ -126,10 +139,10 @@ export class ViolationError extends LnmError {
   }
 }
 
-/** Input that cannot be read at all (not JSON, unreadable file). */
+/** An input file that cannot be opened or read to its end (missing, truncated gzip). */
 export class InputError extends LnmError {
-  constructor(path: string, message: string) {
-    super('ERR_INPUT', `${path}: ${message}`, { path, unrecoverable: true });
+  constructor(path: string, message: string, opts: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super('ERR_INPUT', `${path}: ${message}`, { path, unrecoverable: true, ...opts });
   }
 }
 
@@ -156,12 +169,24 @@ export function exitCodeFor(err: unknown): number {
   return err instanceof UsageError || err instanceof ConfigError ? 2 : 1;
 }
 
+/** Code, message (credentials redacted) and path of any thrown value. */
 export function errorSummary(err: unknown): { code: string; message: string; path?: string } {
   if (err instanceof LnmError) return { code: err.code, message: err.message, ...(err.path ? { path: err.path } : {}) };
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    if (isErrorCode(code)) return { code, message: err.message };
-    return { code: code === undefined ? 'ERR_INTERNAL' : `ERR_DRIVER_${String(code)}`, message: err.message };
+    const message = redactText(err.message);
+    if (isErrorCode(code)) return { code, message };
+    return { code: code === undefined ? 'ERR_INTERNAL' : `ERR_DRIVER_${String(code)}`, message };
   }
-  return { code: 'ERR_INTERNAL', message: String(err) };
+  return { code: 'ERR_INTERNAL', message: redactText(String(err)) };
 }
+
+/** Per-line rejection codes of `import` (written to the rejects file with the line number). */
+export const IMPORT_CODES = {
+  JSON: 'ERR_INPUT_JSON',
+  UTF8: 'ERR_INPUT_UTF8',
+  LINE_TOO_LONG: 'ERR_INPUT_LINE_TOO_LONG',
+  TRUNCATED: 'ERR_INPUT_TRUNCATED',
+  TOO_LARGE: 'ERR_IMPORT_TOO_LARGE',
+  REFUSED: 'ERR_IMPORT_REFUSED',
+} as const;

@@ -5,9 +5,23 @@
  */
 import type { Logger } from '../core/logger.js';
 import type { MonitorConfig } from '../core/config.js';
+import { redactError } from '../core/redact.js';
 import type { Alert } from './decisions.js';
 
 export type FetchImpl = (input: string, init: RequestInit) => Promise<Response>;
+
+/**
+ * fetch refuses a URL with `user:password@` (and its error would echo the URL): the
+ * credentials move to a Basic Authorization header.
+ */
+export function webhookTarget(webhookUrl: string): { url: string; authorization?: string } {
+  const u = new URL(webhookUrl);
+  if (!u.username && !u.password) return { url: webhookUrl };
+  const basic = Buffer.from(`${decodeURIComponent(u.username)}:${decodeURIComponent(u.password)}`).toString('base64');
+  u.username = '';
+  u.password = '';
+  return { url: u.toString(), authorization: `Basic ${basic}` };
+}
 
 export class Alerter {
   private readonly counters = new Map<string, number>();
@@ -52,11 +66,11 @@ export class Alerter {
   }
 
   private async post(runId: string, alert: Alert, body: Record<string, unknown>): Promise<void> {
-    const url = this.cfg.alertWebhookUrl;
     try {
+      const { url, authorization } = webhookTarget(this.cfg.alertWebhookUrl);
       const res = await this.fetchImpl(url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
         body: JSON.stringify(body),
         signal: AbortSignal.timeout(this.cfg.alertWebhookTimeoutMs),
       });
@@ -65,7 +79,7 @@ export class Alerter {
         this.log.warn({ alert: alert.code, run_id: runId, status: res.status }, 'alert webhook answered with an error status');
       }
     } catch (err) {
-      this.log.warn({ err, alert: alert.code, run_id: runId }, 'alert webhook failed');
+      this.log.warn({ err: redactError(err), alert: alert.code, run_id: runId }, 'alert webhook failed');
     }
   }
 }

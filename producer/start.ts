@@ -15,6 +15,7 @@ import { createRun, getRun, transitionRun, type RunDoc } from '../core/store/run
 import { acquireScope, releaseScope } from '../core/store/scope-locks.js';
 import { ProgressStore } from '../core/store/progress.js';
 import { errorSummary, RunStateError } from '../core/errors.js';
+import { parseTenantOption } from '../core/tenant.js';
 import { planShards } from './plan.js';
 
 export interface StartOptions {
@@ -23,6 +24,7 @@ export interface StartOptions {
   stopOnError: boolean;
   /** Roll back when the run is stopped (default: with stop-on-error). */
   rollbackOnStop?: boolean;
+  /** One tenant, or null for every tenant; '' is refused (ERR_CONFIG), never "every tenant". */
   tenant: string | null;
   commandLine: string[];
   /** Start even if an active run's scope overlaps; the reason is recorded on the run. */
@@ -35,6 +37,7 @@ export function planningKey(prefix: string, runId: string): string {
 }
 
 async function record(conns: Connections, opts: StartOptions): Promise<RunDoc> {
+  const tenant = parseTenantOption(opts.tenant);
   const runId = newRunId();
   const rollbackOnStop = opts.rollbackOnStop ?? opts.stopOnError;
   return createRun(conns.db, {
@@ -43,9 +46,9 @@ async function record(conns: Connections, opts: StartOptions): Promise<RunDoc> {
     stop_on_error: opts.stopOnError,
     rollback_on_stop: rollbackOnStop,
     batch_size: opts.batchSize,
-    tenant: opts.tenant,
+    tenant,
     command_line: opts.commandLine,
-    args: { dry_run: opts.dryRun, batch_size: opts.batchSize, stop_on_error: opts.stopOnError, rollback_on_stop: rollbackOnStop, tenant: opts.tenant },
+    args: { dry_run: opts.dryRun, batch_size: opts.batchSize, stop_on_error: opts.stopOnError, rollback_on_stop: rollbackOnStop, tenant },
     snapshot_bound: new Date(),
     observations_before: await conns.db.collection(COLL.observations).countDocuments({}),
     ...(opts.force ? { forced: { reason: opts.force.reason, overlapping: [] } } : {}),

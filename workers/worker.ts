@@ -11,12 +11,21 @@ import { Connections } from '../core/connections.js';
 import { activeRunIds } from '../core/jobs.js';
 import { ProgressStore } from '../core/store/progress.js';
 import { getRun } from '../core/store/runs.js';
-import { isUnrecoverable } from '../core/errors.js';
+import { errorSummary, isUnrecoverable } from '../core/errors.js';
 import { processShard, type ShardHooks, type ShardOutcome } from './shard-processor.js';
 import { beginRollback, rollbackRun, RollbackBusyError, type RollbackResult } from './rollback.js';
 
 /** How long a held job (run paused, throttled, planning) waits before the queue's pause keeps it. */
 export const HOLD_MS = 1000;
+
+/**
+ * What BullMQ fails at once, without a retry: a bad payload or any unrecoverable LnmError.
+ * The job's failedReason starts with the stable code (`ERR_PAYLOAD: job.data.shard: …`).
+ */
+function unrecoverable(err: unknown): UnrecoverableError {
+  const s = errorSummary(err);
+  return new UnrecoverableError(`${s.code}: ${s.message}`);
+}
 
 export interface RunningWorker {
   /** Run ids whose shards queue this process serves right now. */
@@ -34,7 +43,7 @@ async function asJob<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (isUnrecoverable(err)) throw new UnrecoverableError(err instanceof Error ? err.message : String(err));
+    if (isUnrecoverable(err)) throw unrecoverable(err);
     throw err;
   }
 }

@@ -2,6 +2,7 @@
 import { openSync } from 'node:fs';
 import { getRunStatus, startBackfill, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
 import { UsageError } from '../../core/errors.js';
+import { parseTenantOption } from '../../core/tenant.js';
 import { usage, type Command, type CommandContext } from '../cli/command.js';
 import { ProgressView, progressLine } from '../progress.js';
 
@@ -44,7 +45,6 @@ export const start: Command = {
   },
   async run(ctx) {
     const o = ctx.options;
-    if (o.tenant === '') throw new UsageError('start: --tenant must not be empty (omit it for every tenant)', usage(start));
     if (o['local-workers'] !== undefined && !o.wait) throw new UsageError('start: --local-workers needs --wait', usage(start));
     if (o.force && !o.reason) throw new UsageError('start: --force needs --reason="why"', usage(start));
     if (o['rollback-on-stop'] && o['no-rollback-on-stop']) throw new UsageError('start: --rollback-on-stop and --no-rollback-on-stop exclude each other', usage(start));
@@ -58,7 +58,7 @@ export const start: Command = {
       dryRun: o['dry-run'] === true,
       batchSize: (o['batch-size'] as number | undefined) ?? ctx.cfg.batchSize,
       stopOnError: o['stop-on-error'] === true,
-      tenant: (o.tenant as string | undefined) ?? null,
+      tenant: parseTenantOption(o.tenant as string | undefined),
       commandLine: ctx.argv,
     });
     process.stderr.write(`run ${queued.run_id}: ${queued.shards} shard(s), ${queued.docs_planned} document(s) planned${queued.dry_run ? ' (dry run)' : ''}\n`);

@@ -5,7 +5,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Config } from '../config.js';
+import { serverEnv, type Config } from '../config.js';
 import { ServiceError } from '../errors.js';
 import {
   freePort,
@@ -130,13 +130,20 @@ export async function ensureFerretBinary(cfg: Config, log?: Logger): Promise<str
  * from the queries' `->'$._id'`), so every lookup of a missing `_id` and every upsert is a
  * full table scan (~25 ms/op at 10k docs, growing linearly); PostgreSQL stays ~2-6 ms/op.
  */
-async function chooseBackend(cfg: Config, dataDir: string, log?: Logger): Promise<{ backend: FerretBackend; args: string[] }> {
+interface BackendChoice {
+  backend: FerretBackend;
+  args: string[];
+  /** FerretDB reads every flag from FERRETDB_<FLAG> too (kong DefaultEnvars): the PostgreSQL URL, with its password, goes there. */
+  secrets: Record<string, string>;
+}
+
+async function chooseBackend(cfg: Config, dataDir: string, log?: Logger): Promise<BackendChoice> {
   const pg = cfg.ferretPostgresUrl ? await postgresReady(cfg.ferretPostgresUrl, log) : false;
-  if (pg) return { backend: 'postgresql', args: ['--handler=postgresql', `--postgresql-url=${cfg.ferretPostgresUrl}`] };
+  if (pg) return { backend: 'postgresql', args: ['--handler=postgresql'], secrets: { FERRETDB_POSTGRESQL_URL: cfg.ferretPostgresUrl } };
   const dir = path.join(dataDir, 'ferretdb');
   await fsp.mkdir(dir, { recursive: true });
   log?.warn('FerretDB uses its SQLite backend (upserts get slower as collections grow); start PostgreSQL for speed');
-  return { backend: 'sqlite', args: ['--handler=sqlite', `--sqlite-url=file:${dir}/`] };
+  return { backend: 'sqlite', args: ['--handler=sqlite', `--sqlite-url=file:${dir}/`], secrets: {} };
 }
 
 /** True when the PostgreSQL in `url` answers and the database it names exists (created if missing). */
@@ -155,10 +162,14 @@ async function postgresReady(url: string, log?: Logger): Promise<boolean> {
   }
   const db = decodeURIComponent(u.pathname.replace(/^\//, ''));
   if (!db) return true;
+  // The password goes to psql through PGPASSWORD, never on its command line.
   const admin = new URL(url);
   admin.pathname = '/postgres';
+  const password = decodeURIComponent(admin.password);
+  admin.password = '';
+  const env = serverEnv(password ? { PGPASSWORD: password } : {});
   const psql = (sql: string): Promise<RunResult> =>
-    run('psql', [admin.toString(), '-v', 'ON_ERROR_STOP=1', '-tAc', sql], { timeoutMs: 30_000 });
+    run('psql', [admin.toString(), '-v', 'ON_ERROR_STOP=1', '-tAc', sql], { timeoutMs: 30_000, env });
   const lit = db.replace(/'/g, "''");
   const found = await psql(`SELECT 1 FROM pg_database WHERE datname='${lit}'`);
   if (found.spawnError) {
@@ -192,7 +203,7 @@ export async function startFerretDB(
 ): Promise<FerretStarted> {
   const bin = await ensureFerretBinary(cfg, log);
   const home = await homePaths(cfg.homeDir);
-  const { backend, args } = await chooseBackend(cfg, home.data, log);
+  const { backend, args, secrets } = await chooseBackend(cfg, home.data, log);
   const logFile = path.join(home.logs, 'ferretdb.log');
   const fullArgs = [
     ...args,
@@ -204,7 +215,7 @@ export async function startFerretDB(
   ];
   await fsp.mkdir(path.join(home.data, 'ferretdb-state'), { recursive: true });
   const t0 = Date.now();
-  const proc = await spawnDetached(bin, fullArgs, { logFile, cwd: cfg.homeDir });
+  const proc = await spawnDetached(bin, fullArgs, { logFile, cwd: cfg.homeDir, env: serverEnv(secrets) });
   await writePidFile(home.run, pidName, { pid: proc.pid, name: 'ferretdb', startedAt: new Date().toISOString(), backend });
   const res = await waitUntil(ready, { timeoutMs: START_TIMEOUT_MS, intervalMs: 200, abort: proc.exited });
   if (!res.ok) {

@@ -65,11 +65,11 @@ export interface RunResult {
 const MAX_CAPTURE = 256 * 1024;
 
 /** Runs a command to completion, capturing (the tail of) stdout and stderr. Never throws. */
-export function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
     let stdout = '';
     let stderr = '';
-    const child = spawn(cmd, args, { cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'] });
     // Our own timer, not spawn's `timeout` option: that one stays armed after a failed
     // spawn (ENOENT) and keeps the process alive until it expires.
     const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGTERM'), opts.timeoutMs);
@@ -105,12 +105,15 @@ export interface Detached {
   exited(): string | undefined;
 }
 
-/** Starts a long-running server that outlives this process; stdout+stderr append to logFile. */
-export async function spawnDetached(cmd: string, args: string[], opts: { logFile: string; cwd: string }): Promise<Detached> {
+/**
+ * Starts a long-running server that outlives this process; stdout+stderr append to logFile.
+ * The command line is written to the log: secrets go in `opts.env`, never in `args`.
+ */
+export async function spawnDetached(cmd: string, args: string[], opts: { logFile: string; cwd: string; env?: NodeJS.ProcessEnv }): Promise<Detached> {
   const fd = fs.openSync(opts.logFile, 'a');
   try {
     fs.writeSync(fd, `\n--- ${new Date().toISOString()} ${cmd} ${args.join(' ')}\n`);
-    const child = spawn(cmd, args, { cwd: opts.cwd, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', fd, fd] });
     await new Promise<void>((resolve, reject) => {
       child.once('spawn', resolve);
       child.once('error', reject);

@@ -11,6 +11,7 @@ import { MongoClient } from 'mongodb';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { ServiceError } from '../errors.js';
+import { redactUrl } from '../redact.js';
 import { startFerretDB } from './ferretdb.js';
 import {
   acquireLock,
@@ -28,6 +29,7 @@ import {
   type PidInfo,
 } from './proc.js';
 
+/** What `services up/status` report; URLs are for display (credentials redacted). */
 export interface ServicesStatus {
   mongo_url: string;
   redis_url: string;
@@ -59,16 +61,6 @@ const REDIS_START_TIMEOUT_MS = 15_000;
 const MONGOD_START_TIMEOUT_MS = 30_000;
 /** Long enough for a first FerretDB build (~2 min) plus its start. */
 const LOCK_WAIT_MS = 10 * 60_000;
-
-function redact(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return url;
-  }
-}
 
 export async function pingMongo(url: string, timeoutMs: number, direct = false): Promise<void> {
   const client = new MongoClient(url, {
@@ -121,12 +113,12 @@ async function checkEnv(name: Name, url: string): Promise<ServiceState> {
     const v = name === 'redis' ? 'REDIS_URL' : 'MONGO_URL';
     throw new ServiceError(
       name,
-      `${v}=${redact(url)} does not answer ping (${(err as Error).message}). ` +
+      `${v}=${redactUrl(url)} does not answer ping (${(err as Error).message}). ` +
         `Fix: start that server or correct ${v}, or unset ${v} to let "services up" provide one on 127.0.0.1.`,
       err,
     );
   }
-  return { url, source: 'env', up: true };
+  return { url: redactUrl(url), source: 'env', up: true };
 }
 
 function ours(info: PidInfo | undefined): Pick<ServiceState, 'pid' | 'backend'> {
@@ -261,7 +253,7 @@ export async function servicesStatus(cfg: Config): Promise<ServicesStatus> {
     const up = fromEnv
       ? await answers(name === 'redis' ? pingRedis(url, ENV_TIMEOUT_MS) : pingMongo(url, ENV_TIMEOUT_MS))
       : await localAnswers(name);
-    if (fromEnv) return { url, source: 'env', up };
+    if (fromEnv) return { url: redactUrl(url), source: 'env', up };
     const mine = ours(await readPidFile(home.run, name));
     return { url: LOCAL[name].url, source: mine.pid !== undefined ? 'started' : 'existing', up, ...mine };
   };

@@ -9,9 +9,12 @@ import type { RunDoc } from './runs.js';
 import type { AdvisoryGroup, IdentityRow } from '../supersedes.js';
 import { PayloadError } from '../errors.js';
 
-/** Raw documents in scope of a run: ingested at or before its snapshot bound, optionally one tenant. */
+/**
+ * Raw documents in scope of a run: ingested at or before its snapshot bound, optionally one
+ * tenant. Only a null tenant means every tenant: an empty string matches no document.
+ */
 export function scopeFilter(run: Pick<RunDoc, 'snapshot_bound' | 'tenant'>): Filter<Document> {
-  return { ingested_at: { $lte: run.snapshot_bound }, ...(run.tenant ? { tenant: run.tenant } : {}) };
+  return { ingested_at: { $lte: run.snapshot_bound }, ...(run.tenant === null || run.tenant === undefined ? {} : { tenant: run.tenant }) };
 }
 
 export const IDENTITY_PROJECTION = {

@@ -6,10 +6,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { childEnv } from '../../core/config.js';
-import { logFilePath } from '../../core/logger.js';
 import { CLI } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
+import { childEnv } from '../../core/config.js';
+import { logFilePath } from '../../core/logger.js';
 
 const res = useResources();
 const cfg = res.config('demo_tty');

@@ -7,10 +7,10 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { childEnv } from '../../core/config.js';
 import { cliJson, RUSTSEC } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
-import { rustsecExpected, type ImportJson, type RunJson, type SeedJson } from '../helpers/oracle.js';
+import { type ImportJson, type RunJson, rustsecExpected, type SeedJson } from '../helpers/oracle.js';
+import { childEnv } from '../../core/config.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../dist/examples/enqueue-backfill.js', import.meta.url));
 const X = rustsecExpected();

@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { useResources } from '../helpers/resources.js';
 import { COMMANDS } from '../../bin/cli/table.js';
 import { usageLine } from '../../bin/cli/command.js';
-import { useResources } from '../helpers/resources.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');

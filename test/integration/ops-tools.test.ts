@@ -9,11 +9,11 @@ import { chmod, copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { quietLog } from '../helpers/env.js';
 import { stringify } from 'yaml';
 import { run } from '../../core/services/proc.js';
 import { ensureTools } from '../../core/services/tools.js';
 import { ALERTS, ALERTS_TEST, COMPOSE, DASHBOARD, PROMETHEUS, ROOT, dashboardExprs, readJson } from '../helpers/ops-files.js';
-import { quietLog } from '../helpers/env.js';
 
 /** A first install fetches the packages (measured ~31 s for all three tools). */
 const INSTALL_TIMEOUT_MS = 20 * 60_000;

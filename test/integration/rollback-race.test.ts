@@ -10,16 +10,16 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, expect, it } from 'vitest';
+import { CLI, cliJson, pollUntil, quietLog, runCli, RUSTSEC } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
+import { driveToEnd, type ImportJson, type RunJson, rustsecExpected, type ValidateJson } from '../helpers/oracle.js';
+import { FAST_MONITOR_ENV, stamped } from '../helpers/monitor.js';
 import { startWorker, type WorkerHandle } from '../../api/index.js';
 import { childEnv } from '../../core/config.js';
 import { getRun, transitionRun } from '../../core/store/runs.js';
 import { listShards } from '../../core/store/shards.js';
 import { entries } from '../../core/store/run-log.js';
 import { summarizeRun } from '../../core/store/summary.js';
-import { CLI, cliJson, pollUntil, quietLog, runCli, RUSTSEC } from '../helpers/env.js';
-import { useResources } from '../helpers/resources.js';
-import { driveToEnd, rustsecExpected, type ImportJson, type RunJson, type ValidateJson } from '../helpers/oracle.js';
-import { FAST_MONITOR_ENV, stamped } from '../helpers/monitor.js';
 
 const X = rustsecExpected();
 const ENV = { ...FAST_MONITOR_ENV, LNM_PAUSE_GRACE_MS: '300', LNM_LOCK_DURATION_MS: '2000', LNM_STALLED_INTERVAL_MS: '1000' };

@@ -11,15 +11,15 @@
 import { spawn } from 'node:child_process';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
+import { CLI, cliJson, pollUntil, quietLog, RUSTSEC } from '../helpers/env.js';
+import { liveWorkerCount, useResources } from '../helpers/resources.js';
+import { driveToEnd, type ImportJson, independentEdges, type RunJson, rustsecExpected, type ValidateJson } from '../helpers/oracle.js';
+import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import { childEnv } from '../../core/config.js';
 import { shardId, shardQueueName, CONTRACT } from '../../core/contract.js';
 import { listRunIds, getRun } from '../../core/store/runs.js';
 import { RUN_STATES } from '../../core/store/run-status.js';
 import { Monitor } from '../../monitor/monitor.js';
-import { CLI, cliJson, pollUntil, quietLog, RUSTSEC } from '../helpers/env.js';
-import { liveWorkerCount, useResources } from '../helpers/resources.js';
-import { driveToEnd, independentEdges, rustsecExpected, type ImportJson, type RunJson, type ValidateJson } from '../helpers/oracle.js';
-import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
 
 const X = rustsecExpected();
 const ENV = { ...FAST_MONITOR_ENV, LNM_PLAN_STALE_MS: '1500', LNM_LOCK_DURATION_MS: '2000', LNM_STALLED_INTERVAL_MS: '1000' };

@@ -7,12 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { pollUntil } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
 import { childEnv } from '../../core/config.js';
 import { newRunId } from '../../core/contract.js';
 import { ensureIndexes } from '../../core/store/collections.js';
 import { createRun, getRun, transitionRun } from '../../core/store/runs.js';
-import { pollUntil } from '../helpers/env.js';
-import { useResources } from '../helpers/resources.js';
 
 const RACER = fileURLToPath(new URL('../helpers/children/race-transition.mjs', import.meta.url));
 const PROCESSES = 5;

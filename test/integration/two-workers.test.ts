@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { cliJson } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
-import { edgeIntegrity, independentEdges, type IndependentEdges, type RunJson, type SeedJson, type ValidateJson } from '../helpers/oracle.js';
+import { edgeIntegrity, type IndependentEdges, independentEdges, type RunJson, type SeedJson, type ValidateJson } from '../helpers/oracle.js';
 import { COLL } from '../../core/store/collections.js';
 import { shardsColl } from '../../core/store/shards.js';
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { pino } from 'pino';
 import { loadConfig, type MonitorConfig } from '../../core/config.js';
-import { Alerter, type FetchImpl } from '../../monitor/alerts.js';
+import { Alerter, webhookTarget, type FetchImpl } from '../../monitor/alerts.js';
 import type { Alert } from '../../monitor/decisions.js';
 
 function memoryLogger() {
@@ -112,5 +112,31 @@ describe('Alerter', () => {
     answer(new Response('ok'));
     await settled;
     expect(done).toBe(true);
+  });
+
+  it('sends webhook credentials as a Basic Authorization header, never in the URL', async () => {
+    const { log } = memoryLogger();
+    const { impl, calls } = fakeFetch();
+    const alerter = new Alerter(log, { ...withHook, alertWebhookUrl: 'https://ops:pa%3Ass@hooks.example.net/lnm?x=1' }, impl);
+    await alerter.raise('run-8', lagAlert);
+    await alerter.settle();
+    expect(calls.map((c) => c.url)).toEqual(['https://hooks.example.net/lnm?x=1']);
+    const auth = new Headers(calls[0]!.init.headers).get('authorization');
+    expect(Buffer.from(auth!.replace(/^Basic /, ''), 'base64').toString()).toBe('ops:pa:ss');
+    expect(webhookTarget('http://alerts.invalid/hook')).toEqual({ url: 'http://alerts.invalid/hook' });
+  });
+
+  it('a failing webhook whose error echoes a password-bearing URL logs it redacted', async () => {
+    const { log, lines } = memoryLogger();
+    const leaky: FetchImpl = async () => {
+      throw new TypeError('fetch failed', { cause: new Error('proxy http://proxy:Pr0xyPw@10.0.0.1:3128 refused') });
+    };
+    const alerter = new Alerter(log, { ...withHook, alertWebhookUrl: 'https://ops:HookPw@hooks.example.net/x' }, leaky);
+    await alerter.raise('run-9', lagAlert);
+    await alerter.settle();
+    const text = JSON.stringify(lines);
+    expect(text).toContain('alert webhook failed');
+    expect(text).toContain('proxy:***@10.0.0.1');
+    expect(text).not.toMatch(/Pr0xyPw|HookPw/);
   });
 });

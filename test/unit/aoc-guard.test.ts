@@ -19,7 +19,6 @@ function valid(): Record<string, any> {
     },
     identifiers: { aliases: ['CVE-2024-0001'] },
     content: { format: 'rustsec', raw: { advisory: { id: 'RUSTSEC-2024-0001' }, body: '# t\n' } },
-    ingested_at: '2024-01-02T03:05:00+02:00',
   };
 }
 
@@ -37,14 +36,13 @@ function withChange(change: (d: Record<string, any>) => void): Record<string, an
 }
 
 describe('valid documents', () => {
-  it('passes and normalises fetched_at (and ingested_at) to Date', () => {
+  it('passes and normalises fetched_at to Date', () => {
     const input = valid();
     const r = checkRawDocument(input);
     expect(r.ok).toBe(true);
     if (!r.ok) return;
     expect(r.doc.upstream.fetched_at).toBeInstanceOf(Date);
     expect(r.doc.upstream.fetched_at.getTime()).toBe(Date.UTC(2024, 0, 2, 3, 4, 5));
-    expect(r.doc.ingested_at?.getTime()).toBe(Date.UTC(2024, 0, 2, 1, 5, 0));
     expect(r.doc.tenant).toBe('default');
     expect(r.doc.upstream.content_hash).toBe(HASH);
     expect(r.doc.content).toEqual(input.content);
@@ -148,11 +146,9 @@ describe('ERR_AOC_007 malformed timestamp', () => {
     ['upstream.fetched_at', 1704164645000],
     ['upstream.fetched_at', new Date(Number.NaN)],
     ['upstream.received_at', 'bad'],
-    ['ingested_at', 'bad'],
   ])('%s = %s', (path, value) => {
     const d = withChange((x) => {
-      if (path === 'ingested_at') x.ingested_at = value;
-      else x.upstream[path.slice('upstream.'.length)] = value;
+      x.upstream[path.slice('upstream.'.length)] = value;
     });
     expect(rejection(d)).toEqual({ code: 'ERR_AOC_007', path });
   });
@@ -181,5 +177,102 @@ describe('ERR_AOC_008 wrong type', () => {
   ])('%s = %j', (path, value) => {
     const d = withChange((x) => { if (value === undefined) delete x[path]; else x[path] = value; });
     expect(rejection(d)).toEqual({ code: 'ERR_AOC_008', path });
+  });
+});
+
+describe('ERR_AOC_009 server-assigned field in the input', () => {
+  it.each([
+    ['ingested_at', '2999-01-01T00:00:00Z'],
+    ['ingested_at', 'bad'],
+    ['_id', 'my-own-id'],
+  ])('%s = %s', (field, value) => {
+    expect(rejection(withChange((d) => { d[field] = value; }))).toEqual({ code: 'ERR_AOC_009', path: field });
+  });
+});
+
+describe("ERR_AOC_010 a key the store cannot hold unchanged", () => {
+  it.each([
+    ['identifiers["cve.id"]', (d: Record<string, any>) => { d.identifiers['cve.id'] = 'x'; }],
+    ['linkset["$where"]', (d: Record<string, any>) => { d.linkset = { $where: 'x' }; }],
+    ['source["$set"]', (d: Record<string, any>) => { d.source.$set = {}; }],
+    ['upstream.signature["key.id"]', (d: Record<string, any>) => { d.upstream.signature = { present: true, 'key.id': 'k' }; }],
+    ['identifiers.aliases[1]["a.b"]', (d: Record<string, any>) => { d.identifiers.aliases.push({ 'a.b': 1 }); }],
+    ['supersedes["$oid"]', (d: Record<string, any>) => { d.supersedes = { $oid: 'x' }; }],
+    ['content.raw["a\\u0000b"]', (d: Record<string, any>) => { d.content.raw['a\u0000b'] = 1; }],
+    ['content.raw["a\uff0eb"]', (d: Record<string, any>) => { d.content.raw['a\uFF0Eb'] = 1; }],
+    ['content.raw["\uff04ref"]', (d: Record<string, any>) => { d.content.raw['\uFF04ref'] = 1; }],
+  ])('%s', (path, change) => {
+    expect(rejection(withChange(change))).toEqual({ code: 'ERR_AOC_010', path });
+  });
+
+  it("allows '.' and '$' keys inside content (they are escaped on storage) and '$' inside a key elsewhere", () => {
+    expect(checkRawDocument(withChange((d) => { d.content.raw['>= 1.0, < 2.0'] = ['x']; d.content.raw.$ref = 'y'; d.identifiers.a$b = 1; })).ok).toBe(true);
+  });
+
+  it('keeps __proto__ and constructor keys as own properties', () => {
+    const input = JSON.parse(
+      `{"tenant":"t","source":{"vendor":"v"},"upstream":{"upstream_id":"u","fetched_at":"2024-01-01T00:00:00Z","content_hash":"${HASH}"},` +
+        '"content":{"__proto__":{"a":1},"constructor":{"prototype":1}},"identifiers":{"__proto__":[1]}}',
+    ) as unknown;
+    const r = checkRawDocument(input);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(Object.keys(r.doc.content)).toEqual(['__proto__', 'constructor']);
+    expect(JSON.stringify(r.doc.identifiers)).toBe('{"__proto__":[1]}');
+  });
+});
+
+describe("ERR_AOC_011 '|' in tenant or vendor", () => {
+  it.each([
+    ['tenant', (d: Record<string, any>) => { d.tenant = 'a|b'; }],
+    ['source.vendor', (d: Record<string, any>) => { d.source.vendor = 'b|c'; }],
+  ])('%s', (path, change) => {
+    expect(rejection(withChange(change))).toEqual({ code: 'ERR_AOC_011', path });
+  });
+
+  it("allows '|' and ':' in upstream_id and ':' in tenant and vendor", () => {
+    expect(checkRawDocument(withChange((d) => { d.upstream.upstream_id = 'GHSA|x:y'; d.tenant = 'acme:eu'; d.source.vendor = 'osv:gcs'; })).ok).toBe(true);
+  });
+});
+
+describe('ERR_AOC_012 nesting deeper than 100 levels', () => {
+  /** content.raw nested so that the deepest object sits at level `level` (the document is level 1). */
+  function nestedTo(level: number): Record<string, any> {
+    let o: Record<string, unknown> = { leaf: 1 };
+    for (let l = level; l > 3; l--) o = { n: o };
+    return withChange((d) => { d.content = { raw: o }; });
+  }
+
+  it('accepts exactly 100 levels and rejects 101 with the path of the first too-deep object', () => {
+    expect(checkRawDocument(nestedTo(100)).ok).toBe(true);
+    const r = rejection(nestedTo(101));
+    expect(r.code).toBe('ERR_AOC_012');
+    expect(r.path).toBe(`content.raw${'.n'.repeat(98)}`);
+  });
+
+  it('rejects a 100 000-level document without exhausting the stack', () => {
+    const text = `{"tenant":"t","source":{"vendor":"v"},"upstream":{"upstream_id":"u","fetched_at":"2024-01-01T00:00:00Z","content_hash":"${HASH}"},"content":${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    const d = JSON.parse(text) as Record<string, unknown>;
+    d.content = { raw: d.content };
+    expect(rejection(d).code).toBe('ERR_AOC_012');
+  });
+});
+
+describe('ERR_AOC_013 lone UTF-16 surrogates', () => {
+  it.each([
+    ['upstream.upstream_id', (d: Record<string, any>) => { d.upstream.upstream_id = 'X-\uD800'; }],
+    ['content.raw.title', (d: Record<string, any>) => { d.content.raw.title = 'a\uDC00b'; }],
+    ['identifiers.aliases[0]', (d: Record<string, any>) => { d.identifiers.aliases[0] = '\uD83D'; }],
+    ['tenant', (d: Record<string, any>) => { d.tenant = 't\uD800'; }],
+  ])('%s', (path, change) => {
+    expect(rejection(withChange(change))).toEqual({ code: 'ERR_AOC_013', path });
+  });
+
+  it('rejects a lone surrogate in a key', () => {
+    expect(rejection(withChange((d) => { d.content.raw['k\uD800'] = 1; }))).toMatchObject({ code: 'ERR_AOC_013' });
+  });
+
+  it('accepts paired surrogates (emoji) and other non-ASCII text', () => {
+    expect(checkRawDocument(withChange((d) => { d.content.raw.title = 'naïve 😀 漢字'; d.upstream.upstream_id = 'Ü-😀'; })).ok).toBe(true);
   });
 });

@@ -70,6 +70,16 @@ describe('values from the environment', () => {
     expect(cfg.monitor.alertWebhookUrl).toBe('https://hooks.example.net/x');
   });
 
+  it.each([
+    'mongodb://u:p%40ss@h1:27017,h2:27017/?replicaSet=rs0',
+    'mongodb://h1,h2,h3/lnm?replicaSet=rs0&readPreference=primary',
+    'mongodb://[::1]:27017,127.0.0.1:27018/',
+    'mongodb://%2Ftmp%2Fmongodb-27017.sock/',
+  ])('accepts the production MongoDB URL %s (validated by the driver\'s parser)', (value) => {
+    const cfg = loadConfig({ MONGO_URL: value });
+    expect([cfg.mongoUrl, cfg.mongoUrlFromEnv]).toEqual([value, true]);
+  });
+
   it('accepts the range bounds', () => {
     expect(loadConfig({ LNM_BATCH_SIZE: '1' }).batchSize).toBe(1);
     expect(loadConfig({ LNM_BATCH_SIZE: '100000' }).batchSize).toBe(100_000);
@@ -93,6 +103,10 @@ describe('validation errors name the variable (ERR_CONFIG, path = variable)', ()
     ['bad URL scheme', 'LNM_ALERT_WEBHOOK_URL', 'ftp://hooks.example.net/'],
     ['not a URL', 'MONGO_URL', 'not a url'],
     ['no scheme', 'MONGO_URL', 'localhost:27017'],
+    ['no host', 'MONGO_URL', 'mongodb://'],
+    ['srv with several hosts', 'MONGO_URL', 'mongodb+srv://a.example.net,b.example.net/'],
+    ['bad port in a host list', 'MONGO_URL', 'mongodb://h1:27017,h2:notaport/'],
+    ['port out of range', 'MONGO_URL', 'mongodb://h1:70000/'],
     ['bad db name (dot)', 'LNM_DB', 'lnm.prod'],
     ['bad db name (slash)', 'LNM_DB', 'a/b'],
     ['bad db name (space)', 'LNM_DB', 'my db'],
@@ -105,6 +119,18 @@ describe('validation errors name the variable (ERR_CONFIG, path = variable)', ()
     expect(err.path).toBe(name);
     expect(err.message).toContain(name);
     expect(err.unrecoverable).toBe(true);
+  });
+
+  it.each([
+    ['MONGO_URL', 'mongodb://admin:S3cr3tPw@h1:27017,h2:badport/'],
+    ['MONGO_URL', 'admin:S3cr3tPw@h1:27017'],
+    ['REDIS_URL', 'redis//:S3cr3tPw@cache:6379'],
+    ['LNM_ALERT_WEBHOOK_URL', 'https://hook:S3cr3tPw@exa mple.net/'],
+  ])('never echoes the password of a rejected URL (%s)', (name, value) => {
+    const err = configError({ [name]: value });
+    expect(err.path).toBe(name);
+    expect(err.message).not.toContain('S3cr3tPw');
+    expect(err.message).toContain('***');
   });
 
   it('checks a resume threshold against its own throttle threshold', () => {

@@ -33,3 +33,14 @@ describe('raw content key escaping', () => {
     expect(unescapeKeys(escaped)).toEqual(raw);
   });
 });
+
+describe('keys that are special to JavaScript', () => {
+  it('keeps __proto__ and constructor keys through escape and unescape, and pollutes nothing', () => {
+    const raw = JSON.parse('{"__proto__":{"polluted":1},"constructor":{"prototype":{"x":1}},"a.b":{"__proto__":[1,{"__proto__":null}]}}') as Record<string, unknown>;
+    const escaped = escapeKeys(raw);
+    expect(Object.keys(escaped)).toEqual(['__proto__', 'constructor', 'a\uFF0Eb']);
+    expect(Object.getPrototypeOf(escaped)).toBe(Object.prototype);
+    expect(JSON.stringify(unescapeKeys(escaped))).toBe(JSON.stringify(raw));
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});
