@@ -94,3 +94,42 @@ export function errorSummary(err: unknown): { code: string; message: string; pat
   }
   return { code: 'ERR_INTERNAL', message: String(err) };
 }
+
+/**
+ * Codes of the operations around a run (preflight, migrations, freeze, outbox and
+ * publisher, approvals). One line each: what it means.
+ */
+export const OPS_CODES = {
+  /** `import` refused: ingest is frozen (`ingest_enabled` is false). */
+  INGEST_FROZEN: 'ERR_INGEST_FROZEN',
+  /** A migration is pending: run `lnm-backfill migrate`. */
+  NOT_MIGRATED: 'ERR_NOT_MIGRATED',
+  /** An applied migration's definition (checksum) changed since it was applied. */
+  MIGRATION_CHANGED: 'ERR_MIGRATION_CHANGED',
+  /** An existing index has a migration's index name but other keys or options. */
+  MIGRATION_CONFLICT: 'ERR_MIGRATION_CONFLICT',
+  /** A freeze, unfreeze or forced start needs a reason. */
+  REASON_REQUIRED: 'ERR_REASON_REQUIRED',
+  /** The event transport (NATS / Redis) is unreachable or refused a request. */
+  EVENT_TRANSPORT: 'ERR_EVENT_TRANSPORT',
+  /** `unfreeze --replay-one`: the republished event was not read back in time. */
+  REPLAY_TIMEOUT: 'ERR_REPLAY_TIMEOUT',
+  /** `unfreeze --replay-one`: no observation exists to build an event from. */
+  REPLAY_NOTHING: 'ERR_REPLAY_NOTHING',
+  /** Dead-letter reason: the serialized event exceeds the 512 KiB limit. */
+  EVENT_TOO_LARGE: 'ERR_EVENT_TOO_LARGE',
+  /** Dead-letter reason: the observation (or its raw document) an event names is gone. */
+  EVENT_SOURCE_MISSING: 'ERR_EVENT_SOURCE_MISSING',
+  /** A non-dry-run start while ingest is not frozen (and no --force with a reason). */
+  START_NOT_FROZEN: 'ERR_START_NOT_FROZEN',
+  /** A non-dry-run start without both approvals of a matching dry run. */
+  START_NOT_APPROVED: 'ERR_START_NOT_APPROVED',
+  /** `approve` of a run that is not a succeeded dry run with a corpus hash. */
+  APPROVAL_NOT_APPROVABLE: 'ERR_APPROVAL_NOT_APPROVABLE',
+  /** This role already approved this plan. */
+  APPROVAL_EXISTS: 'ERR_APPROVAL_EXISTS',
+  /** The same person already approved this plan in the other role. */
+  APPROVAL_SAME_PERSON: 'ERR_APPROVAL_SAME_PERSON',
+  /** A kit file that cannot be read or lacks `advisory_raw_sha256`. */
+  KIT_INVALID: 'ERR_KIT_INVALID',
+} as const;

@@ -3,16 +3,22 @@
  * observation per accepted document. Batched, constant memory. A duplicate of the
  * idempotency key is an idempotency hit (counted), never an error; a rejected line
  * is written to the rejects file with its code and path — nothing is dropped silently.
+ * Refused while ingest is frozen (checked before the first and every later batch), and
+ * every new observation gets its outbox row (an `advisory.observation.updated` event).
  */
 import { createReadStream, createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
-import { MongoBulkWriteError, type Db, type Document } from 'mongodb';
+import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { checkRawDocument, type RawDocument } from '../core/aoc-guard.js';
 import { escapeKeys } from '../core/store/key-escape.js';
 import { COLL, ensureIndexes } from '../core/store/collections.js';
+import { assertIngestEnabled } from '../core/store/flags.js';
+import { insertNew } from '../core/store/insert-new.js';
+import { observationFor, type ObservationDoc } from '../core/store/observations.js';
+import { importEventRow, insertOutboxRows } from '../core/store/outbox.js';
 import { sha256Hex } from '../core/supersedes.js';
 import { InputError } from '../core/errors.js';
 
@@ -24,38 +30,10 @@ export interface ImportResult {
 }
 
 const BATCH = 500;
-const DUPLICATE_KEY = 11000;
 
 /** Deterministic raw `_id` from the idempotency key: re-imports collide instead of duplicating. */
 export function rawIdFor(d: Pick<RawDocument, 'tenant' | 'source' | 'upstream'>): string {
   return sha256Hex(`${d.tenant}|${d.source.vendor}|${d.upstream.upstream_id}|${d.upstream.content_hash}`);
-}
-
-export function observationFor(raw: RawDocument & { _id: string; ingested_at: Date }): Document {
-  return {
-    _id: `obs-${raw._id}`,
-    tenantId: raw.tenant,
-    source: raw.source.vendor,
-    advisoryId: raw.upstream.upstream_id,
-    rawId: raw._id,
-    documentSha: raw.upstream.content_hash,
-    ingestedAt: raw.ingested_at,
-  };
-}
-
-/** Unordered insert; returns how many were duplicates of an existing `_id`/unique key. */
-async function insertIgnoringDuplicates(db: Db, coll: string, docs: Document[]): Promise<number> {
-  if (docs.length === 0) return 0;
-  try {
-    await db.collection(coll).insertMany(docs, { ordered: false });
-    return 0;
-  } catch (err) {
-    if (!(err instanceof MongoBulkWriteError)) throw err;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    const other = errors.find((w) => w.code !== DUPLICATE_KEY);
-    if (other) throw err;
-    return errors.length;
-  }
 }
 
 function openInput(file: string): NodeJS.ReadableStream {
@@ -69,6 +47,7 @@ export async function importCorpus(
   opts: { rejectsFile?: string; homeDir: string; now?: Date },
   log: Logger,
 ): Promise<ImportResult> {
+  await assertIngestEnabled(db);
   await ensureIndexes(db);
   const result: ImportResult = { accepted: 0, duplicates: 0, rejected: {}, rejects_file: null };
   const rejectsPath = opts.rejectsFile ?? path.join(opts.homeDir, 'rejects', `${path.basename(file)}.${Date.now()}.rejects.jsonl`);
@@ -84,12 +63,24 @@ export async function importCorpus(
   };
   const ingestedAt = opts.now ?? new Date();
   let batch: Array<RawDocument & { _id: string; ingested_at: Date }> = [];
+  let seq = 0;
   const flush = async (): Promise<void> => {
-    const dups = await insertIgnoringDuplicates(db, COLL.raw, batch);
-    result.duplicates += dups;
-    result.accepted += batch.length - dups;
+    if (batch.length === 0) return;
+    await assertIngestEnabled(db);
+    const raw = await insertNew(db.collection<RawDocument>(COLL.raw), batch);
+    result.duplicates += raw.duplicates.size;
+    result.accepted += raw.inserted;
+    const at = new Date();
+    const observations = batch.map(observationFor);
+    const rows = (keep: (i: number) => boolean) =>
+      batch.flatMap((d, i) => (keep(i) ? [importEventRow(d, observations[i]!, at, seq + i)] : []));
+    // Rows of the new raw documents go in before their observations: after a crash in
+    // between, the re-import repairs the observations and finds the rows already there.
+    await insertOutboxRows(db, rows((i) => !raw.duplicates.has(i)));
     // Observations for every accepted-or-duplicate document: a re-import repairs a missing one.
-    await insertIgnoringDuplicates(db, COLL.observations, batch.map(observationFor));
+    const obs = await insertNew(db.collection<ObservationDoc>(COLL.observations), observations);
+    await insertOutboxRows(db, rows((i) => raw.duplicates.has(i) && !obs.duplicates.has(i)));
+    seq += batch.length;
     batch = [];
   };
   const input = openInput(file);

@@ -7,6 +7,7 @@
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { COLL } from '../core/store/collections.js';
+import { deleteUnpublishedRunRows } from '../core/store/outbox.js';
 import { getRun, transitionRun, updateRun, type RunDoc } from '../core/store/runs.js';
 import { checkManifest, getShard, listShards, shardsColl } from '../core/store/shards.js';
 import { supersedesForGroups } from '../core/supersedes.js';
@@ -17,6 +18,8 @@ export interface RollbackResult {
   run_id: string;
   edges_removed: number;
   tombstones_removed: number;
+  /** The run's outbox rows not yet published (published events cannot be taken back). */
+  events_removed: number;
   remaining: number;
 }
 
@@ -57,6 +60,7 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatc
       await updateRun(db, runId, { rollback: { edges_removed: edges, tombstones_removed: tombstones, remaining: -1, at: new Date() } });
       await shardsColl(db).updateOne({ _id: shard._id }, { $set: { rolled_back: true, updated_at: new Date() } });
     }
+    const eventsRemoved = await deleteUnpublishedRunRows(db, runId);
     // The proof: a run_id scan of both collections. Leftovers (a shard whose manifest
     // could not be read) are swept by run_id, which touches no other run's documents.
     const count = async () =>
@@ -76,8 +80,8 @@ export async function rollbackRun(db: Db, runId: string, log: Logger, deleteBatc
       });
     }
     await transitionRun(db, runId, 'rolled_back', { reason: 'rollback verified: nothing of the run remains', set: { rollback, finished_at: new Date() } });
-    rlog.info(rollback, 'run rolled back');
-    return { run_id: runId, edges_removed: edges, tombstones_removed: tombstones, remaining: 0 };
+    rlog.info({ ...rollback, events_removed: eventsRemoved }, 'run rolled back');
+    return { run_id: runId, edges_removed: edges, tombstones_removed: tombstones, events_removed: eventsRemoved, remaining: 0 };
   } catch (err) {
     rlog.error({ err }, 'rollback failed');
     try {

@@ -9,6 +9,7 @@ import { shardId, type ShardJob } from '../core/contract.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun, type RunDoc } from '../core/store/runs.js';
 import { checkManifest, getShard, markShardFailed, shardsColl, type ShardCounts } from '../core/store/shards.js';
+import { backfillEventRows, insertOutboxRows } from '../core/store/outbox.js';
 import { rawIdKey, supersedesForGroups, type Edge, type Tombstone } from '../core/supersedes.js';
 import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
 import { IdempotentWriter, type IdDoc, type WriteTally } from './idempotent-write.js';
@@ -60,6 +61,12 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     const [e, t]: WriteTally[] = run.dry_run
       ? [await edgeWriter.plan(edges), await tombWriter.plan(tombstones)]
       : [await edgeWriter.write(edges, stamp), await tombWriter.write(tombstones, stamp)];
+    if (!run.dry_run) {
+      // Outbox rows for the observations this run changed, before the shard is marked
+      // done: a retried shard finds its edges `resumed` and the same eventIds already there.
+      const written = { edges: new Set(e!.written), tombstones: new Set(t!.written) };
+      await insertOutboxRows(db, backfillEventRows(run._id, edges, tombstones, written, stamp.created_at));
+    }
     const violations = [...e!.violations, ...t!.violations];
     const counts: ShardCounts = {
       docs: shard.docs,

@@ -31,6 +31,9 @@ export interface RustsecExpected {
   duplicate_hash_revisions: number;
   expected_supersedes_edges: number;
   edges_sha256_oracle_format: string;
+  distinct_upstream_ids: number;
+  /** Chain length (distinct revisions) → advisories. */
+  chain_length_histogram: Record<string, number>;
 }
 
 export function rustsecExpected(): RustsecExpected {
