@@ -75,7 +75,7 @@ class Publisher {
 
   /** Publish one page in order; stamp what the transport accepted. */
   async publishPage(rows: OutboxRow[], channel: 'observation' | 'blackhole'): Promise<void> {
-    const { db, cfg } = this.conns;
+    const { db } = this.conns;
     const completed = await Promise.all(rows.map((r) => completeEvent(db, r)));
     const sends: Array<Promise<{ id: string; position: string | null; duplicate: boolean }>> = [];
     for (const [i, row] of rows.entries()) {
@@ -98,7 +98,7 @@ class Publisher {
     }
     const settled = await Promise.allSettled(sends);
     const acked = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    await markPublished(db, acked, channel === 'blackhole' ? 'blackhole' : 'stream', new Date(), cfg.deleteBatch);
+    await markPublished(db, acked, channel === 'blackhole' ? 'blackhole' : 'stream', new Date());
     for (const a of acked) {
       if (channel === 'blackhole') this.stats.blackholed++;
       else if (a.duplicate) this.stats.duplicates++;

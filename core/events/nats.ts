@@ -107,7 +107,8 @@ class NatsTransport implements EventTransport {
       throw transportError(this.cfg, `stream ${this.stream}: ${(err as Error).message}. Fix: run the publisher once (it creates the stream)`, err);
     });
     const consumer = await this.js.consumers.get(this.stream, {
-      filter_subjects: [this.names.observation],
+      // A single subject (filter_subject): nats-server 2.9 knows no filter_subjects.
+      filter_subjects: this.names.observation,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: info.state.last_seq + 1,
     });
@@ -130,7 +131,7 @@ class NatsTransport implements EventTransport {
     const info = await this.jsm.streams.info(stream);
     if (info.state.messages === 0 || new Date(info.state.last_ts) < from) return out;
     const consumer = await this.js.consumers.get(stream, {
-      filter_subjects: [subject],
+      filter_subjects: subject,
       deliver_policy: DeliverPolicy.StartTime,
       opt_start_time: from.toISOString(),
     });
