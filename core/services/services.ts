@@ -200,11 +200,8 @@ async function startDetachedServer(
   await fsp.mkdir(cwd, { recursive: true });
   const t0 = Date.now();
   const proc = await spawnDetached(cmd, args, { logFile, cwd }).catch((err: NodeJS.ErrnoException) => {
-    const fix = {
-      redis: 'install Redis (apt-get install redis-server / brew install redis) or set REDIS_URL',
-      mongo: 'install MongoDB or set MONGO_URL',
-      nats: 'install nats-server (apt-get install nats-server / brew install nats-server) or set NATS_URL',
-    }[name];
+    const install = { redis: 'Redis (apt-get install redis-server / brew install redis)', mongo: 'MongoDB', nats: 'nats-server (apt-get install nats-server)' };
+    const fix = `install ${install[name]} or set ${ENV_VAR[name]}`;
     throw new ServiceError(name, `cannot run ${cmd}: ${err.message}. Fix: ${fix}.`, err);
   });
   await writePidFile(home.run, name, { pid: proc.pid, name: cmd, startedAt: new Date().toISOString() });
