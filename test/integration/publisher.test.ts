@@ -30,6 +30,8 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
   let total = 0;
 
   const pending = () => outboxColl(conns.db).countDocuments({ pending: true });
+  /** An existence check for polling: FerretDB counts by a full scan. */
+  const drained = async () => !(await outboxColl(conns.db).findOne({ pending: true }, { projection: { _id: 1 } }));
   /** The publisher's heartbeat once it acts on the current flag document in `state`. */
   const acknowledged = (state: PublisherState) =>
     pollUntil(async () => {
@@ -88,7 +90,7 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
 
   it('unfrozen: everything is published exactly once, by eventId', async () => {
     await unfreeze(conns, { by: 'tester', reason: 'backfill done' });
-    await pollUntil(async () => (await pending()) === 0, 'the outbox to drain', 120_000, 100);
+    await pollUntil(drained, 'the outbox to drain', 120_000, 100);
     const ids = await retainedEventIds(cfg);
     expect(ids.length).toBe(total);
     expect(new Set(ids).size).toBe(total);
@@ -104,7 +106,7 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
   it('a re-publish (rows marked pending again, as after a crash before stamping) adds nothing to the transport', async () => {
     const again = (await outboxColl(conns.db).find({}).limit(5).toArray()).map((r) => r._id);
     for (const _id of again) await outboxColl(conns.db).updateOne({ _id }, { $set: { pending: true, publishedAt: null } });
-    await pollUntil(async () => (await pending()) === 0, 'the re-marked rows to be stamped again', 60_000, 50);
+    await pollUntil(drained, 'the re-marked rows to be stamped again', 60_000, 50);
     expect((await retainedEventIds(cfg)).length).toBe(total);
   }, LONG);
 
@@ -137,7 +139,7 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
       payload: { ...r.payload, eventId: `${r._id}-bh` },
     }));
     await outboxColl(conns.db).insertMany(base);
-    await pollUntil(async () => (await pending()) === 0, 'the blackholed rows to be stamped', 60_000, 50);
+    await pollUntil(drained, 'the blackholed rows to be stamped', 60_000, 50);
     const stamped = await outboxColl(conns.db).find({ published_to: 'blackhole' }).toArray();
     expect(stamped.map((r) => r._id).sort()).toEqual(base.map((r) => r._id).sort());
     expect((await retainedEventIds(cfg)).length).toBe(total);
