@@ -11,6 +11,7 @@
  * state change and every `heartbeatMs` it writes a heartbeat carrying the flag version
  * it acts on, so preflight can see that a stop was acknowledged.
  */
+import os from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
@@ -60,7 +61,7 @@ class Publisher {
     await writeHeartbeat(this.conns.db, {
       _id: this.beatId,
       component: 'publisher',
-      host: this.beatId.split(':')[1] ?? '',
+      host: os.hostname(),
       pid: process.pid,
       state,
       flag_updated_at: flag?.updated_at ?? null,
