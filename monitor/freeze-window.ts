@@ -68,8 +68,9 @@ export async function checkFreezeWindow(conns: Connections, now = new Date()): P
     ];
     const found = channels.filter((c) => c.count > 0);
     const ok = found.length === 0;
+    const unretained = channels.filter((c) => c.stream === null).map((c) => `no stream retains ${c.name}`);
     const reason = ok
-      ? `nothing retained on ${channels.map((c) => c.name).join(' or ')} between ${window.from.toISOString()} and ${window.to.toISOString()}`
+      ? [`nothing retained on ${channels.map((c) => c.name).join(' or ')} between ${window.from.toISOString()} and ${window.to.toISOString()}`, ...unretained].join('; ')
       : found.map((c) => `${c.count} event(s) on ${c.name} during the freeze (e.g. ${c.sample.join(', ')})`).join('; ');
     return { ok, reason, window, transport, channels };
   } finally {
