@@ -42,6 +42,38 @@ export interface Config {
   /** A `planned` run whose producer sent no heartbeat for this long is failed (resumable). */
   planStaleMs: number;
   monitor: MonitorConfig;
+  events: EventsConfig;
+  retention: RetentionConfig;
+}
+
+/** The outbox publisher and its event transport (NATS JetStream or Redis Streams). */
+export interface EventsConfig {
+  transport: 'nats' | 'redis';
+  natsUrl: string;
+  natsUrlFromEnv: boolean;
+  /** JetStream stream holding the observation events (created when missing). */
+  natsStream: string;
+  /** First subject token: `<prefix>.advisory.observation.updated.v1`, `<prefix>.blackhole.…`. */
+  subjectPrefix: string;
+  /** Redis key prefix: `<prefix>:advisory.observation.updated:v1`. */
+  redisPrefix: string;
+  /** How long the transport remembers an eventId to drop a duplicate publish. */
+  dedupeWindowS: number;
+  /** Outbox rows read and published per page. */
+  publisherBatch: number;
+  /** Idle/stopped publisher: how often it re-reads the flag and the outbox. */
+  publisherPollMs: number;
+  heartbeatMs: number;
+  replayTimeoutMs: number;
+  connectTimeoutMs: number;
+}
+
+/** TTL of data that should expire (MongoDB TTL indexes; unavailable on FerretDB 1.24). */
+export interface RetentionConfig {
+  /** Published outbox rows are removed this many days after `publishedAt`. */
+  outboxDays: number;
+  /** Shard manifests of finished runs are removed this many days after `run_finished_at`. */
+  manifestDays: number;
 }
 
 export interface MonitorConfig {
@@ -128,6 +160,8 @@ function mongoUrl(env: Env, name: string, dflt: string): { value: string; fromEn
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,60}$/;
+/** A NATS subject prefix: dot-separated tokens without wildcards. */
+const SUBJECT_PREFIX = /^[A-Za-z0-9_-]{1,40}(\.[A-Za-z0-9_-]{1,40}){0,3}$/;
 
 export function loadConfig(env: Env = process.env): Config {
   const mongo = mongoUrl(env, 'MONGO_URL', 'mongodb://127.0.0.1:27017/');
@@ -135,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
   const lagThrottleS = num(env, 'LNM_LAG_THROTTLE_S', 5, 0, 3600, false);
   const opsThrottlePerS = num(env, 'LNM_OPS_THROTTLE_PER_S', 50_000, 1, 1e9);
   const cpuThrottlePct = num(env, 'LNM_CPU_THROTTLE_PCT', 90, 1, 100);
+  const nats = url(env, 'NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:']);
   const cfg: Config = {
     mongoUrl: mongo.value,
     mongoUrlFromEnv: mongo.fromEnv,
@@ -175,6 +210,24 @@ export function loadConfig(env: Env = process.env): Config {
       validateTimeoutMs: num(env, 'LNM_VALIDATE_TIMEOUT_MS', 3_600_000, 1000, 86_400_000),
       pauseGraceMs: num(env, 'LNM_PAUSE_GRACE_MS', 30_000, 0, 3_600_000),
     },
+    events: {
+      transport: str(env, 'LNM_EVENT_TRANSPORT', 'nats', /^(nats|redis)$/) as EventsConfig['transport'],
+      natsUrl: nats.value,
+      natsUrlFromEnv: nats.fromEnv,
+      natsStream: str(env, 'LNM_NATS_STREAM', 'CONCELIER_OBS', NAME),
+      subjectPrefix: str(env, 'LNM_EVENT_SUBJECT_PREFIX', 'concelier', SUBJECT_PREFIX),
+      redisPrefix: str(env, 'LNM_EVENT_REDIS_PREFIX', 'concelier', NAME),
+      dedupeWindowS: num(env, 'LNM_EVENT_DEDUPE_WINDOW_S', 600, 1, 86_400),
+      publisherBatch: num(env, 'LNM_PUBLISHER_BATCH', 100, 1, 5000),
+      publisherPollMs: num(env, 'LNM_PUBLISHER_POLL_MS', 1000, 20, 60_000),
+      heartbeatMs: num(env, 'LNM_HEARTBEAT_MS', 2000, 50, 600_000),
+      replayTimeoutMs: num(env, 'LNM_REPLAY_TIMEOUT_MS', 10_000, 100, 600_000),
+      connectTimeoutMs: num(env, 'LNM_EVENT_CONNECT_TIMEOUT_MS', 3000, 100, 60_000),
+    },
+    retention: {
+      outboxDays: num(env, 'LNM_OUTBOX_TTL_DAYS', 7, 1, 3650),
+      manifestDays: num(env, 'LNM_MANIFEST_TTL_DAYS', 30, 1, 3650),
+    },
   };
   return Object.freeze(cfg);
 }
@@ -188,6 +241,11 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     LNM_DB: cfg.db,
     LNM_QUEUE_PREFIX: cfg.queuePrefix,
     LNM_HOME: cfg.homeDir,
+    NATS_URL: cfg.events.natsUrl,
+    LNM_EVENT_TRANSPORT: cfg.events.transport,
+    LNM_NATS_STREAM: cfg.events.natsStream,
+    LNM_EVENT_SUBJECT_PREFIX: cfg.events.subjectPrefix,
+    LNM_EVENT_REDIS_PREFIX: cfg.events.redisPrefix,
   };
 }
 

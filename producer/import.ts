@@ -10,6 +10,9 @@
  * A file that cannot be opened or read to its end (missing, truncated gzip) is an
  * InputError (ERR_INPUT, path = the file) after the complete lines before the damage are
  * imported, with the cut-off line in the rejects file as ERR_INPUT_TRUNCATED.
+ *
+ * Refused while ingest is frozen (checked before the first and every later batch), and
+ * every new observation gets its outbox row (an `advisory.observation.updated` event).
  */
 import { once } from 'node:events';
 import { createWriteStream, mkdirSync, type WriteStream } from 'node:fs';
@@ -19,6 +22,9 @@ import type { Logger } from 'pino';
 import { checkRawDocument, type RawDocument } from '../core/aoc-guard.js';
 import { escapeKeys } from '../core/store/key-escape.js';
 import { COLL, ensureIndexes } from '../core/store/collections.js';
+import { assertIngestEnabled } from '../core/store/flags.js';
+import { observationFor } from '../core/store/observations.js';
+import { importEventRow, insertOutboxRows } from '../core/store/outbox.js';
 import { sha256Hex } from '../core/supersedes.js';
 import { IMPORT_CODES, InputError } from '../core/errors.js';
 import { insertEach, nextStamp, type Status } from './import-batch.js';
@@ -62,18 +68,6 @@ export function rawIdFor(d: Pick<RawDocument, 'tenant' | 'source' | 'upstream'>)
   return sha256Hex(`${d.tenant}|${d.source.vendor}|${d.upstream.upstream_id}|${d.upstream.content_hash}`);
 }
 
-export function observationFor(raw: StoredRaw): { _id: string } & Document {
-  return {
-    _id: `obs-${raw._id}`,
-    tenantId: raw.tenant,
-    source: raw.source.vendor,
-    advisoryId: raw.upstream.upstream_id,
-    rawId: raw._id,
-    documentSha: raw.upstream.content_hash,
-    ingestedAt: raw.ingested_at,
-  };
-}
-
 /** The rejects file, opened on the first rejection; one JSON line per rejected input line. */
 class Rejects {
   private out: WriteStream | undefined;
@@ -96,6 +90,7 @@ class Rejects {
 }
 
 export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: string; homeDir: string }, log: Logger): Promise<ImportResult> {
+  await assertIngestEnabled(db);
   const input = await openInput(file);
   await ensureIndexes(db);
   const result: ImportResult = { lines: 0, accepted: 0, duplicates: 0, out_of_order_duplicates: 0, rejected: {}, rejects_file: null };
@@ -106,6 +101,7 @@ export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: s
   let batchBytes = 0;
   let stamp: Date | undefined;
   let dups: Array<{ id: string; fetched: number }> = [];
+  let seq = 0;
 
   /** Count the pending duplicates fetched earlier than their stored copy (DESIGN §3). */
   const checkOrder = async (): Promise<void> => {
@@ -123,6 +119,7 @@ export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: s
 
   const flush = async (): Promise<void> => {
     if (batch.length === 0) return;
+    await assertIngestEnabled(db);
     const items = batch;
     batch = [];
     batchBytes = 0;
@@ -130,7 +127,16 @@ export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: s
     for (const it of items) it.doc.ingested_at = stamp;
     const statuses: Status[] = await insertEach(raw, items.map((i) => i.doc), 'ingested_at', stamp);
     const stored = items.flatMap((_item, i) => (statuses[i] === 'inserted' || statuses[i] === 'duplicate' ? [i] : []));
-    const observed = await insertEach(db.collection<{ _id: string } & Document>(COLL.observations), stored.map((i) => observationFor(items[i]!.doc)), 'ingestedAt', stamp);
+    const observations = stored.map((i) => observationFor(items[i]!.doc));
+    const at = new Date();
+    const rows = (keep: (i: number, k: number) => boolean) =>
+      stored.flatMap((i, k) => (keep(i, k) ? [importEventRow(items[i]!.doc, observations[k]!, at, seq + i)] : []));
+    // Rows of the new raw documents go in before their observations: after a crash in
+    // between, the re-import repairs the observations and finds the rows already there.
+    await insertOutboxRows(db, rows((i) => statuses[i] === 'inserted'));
+    const observed = await insertEach(db.collection<{ _id: string } & Document>(COLL.observations), observations, 'ingestedAt', stamp);
+    await insertOutboxRows(db, rows((i, k) => statuses[i] === 'duplicate' && observed[k] === 'inserted'));
+    seq += items.length;
     for (const [k, i] of stored.entries()) {
       const o = observed[k]!;
       if (typeof o === 'string') continue;

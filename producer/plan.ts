@@ -3,13 +3,13 @@
  * (tenant, vendor, upstream_id, fetched_at) order, cut into shards of whole advisories.
  * Manifests are stored under `<run>-s<n>` (replace-by-_id: re-planning is idempotent).
  */
-import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { shardId } from '../core/contract.js';
 import type { RunDoc } from '../core/store/runs.js';
 import { manifestsColl, shardsColl, type ManifestDoc, type ShardDoc } from '../core/store/shards.js';
-import { bundleLines, identityCursor, identityRow } from '../core/store/corpus-scan.js';
+import { identityCursor, identityRow } from '../core/store/corpus-scan.js';
+import { BundleHash } from '../core/store/corpus-hash.js';
 import { ShardCutter, type PlannedShard } from './shard-planner.js';
 
 export interface PlanResult {
@@ -21,7 +21,7 @@ export interface PlanResult {
 
 export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<PlanResult> {
   const cutter = new ShardCutter(run.batch_size);
-  const bundle = createHash('sha256');
+  const bundle = new BundleHash();
   const result: PlanResult = { shards: 0, docs: 0, advisories: 0, corpus_sha256: '' };
   let pending: Array<{ shard: ShardDoc; manifest: ManifestDoc }> = [];
   // Manifests before shards: a shard document always has its manifest. Replace-by-_id
@@ -36,7 +36,7 @@ export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<Plan
   const store = async (planned: PlannedShard[]): Promise<void> => {
     for (const p of planned) {
       const now = new Date();
-      for (const g of p.advisories) for (const line of bundleLines(g)) bundle.update(line);
+      for (const g of p.advisories) bundle.add(g);
       const first = p.advisories[0]!;
       const last = p.advisories[p.advisories.length - 1]!;
       const _id = shardId(run._id, p.index);
@@ -64,7 +64,7 @@ export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<Plan
   for await (const d of identityCursor(db, run)) await store(cutter.push(identityRow(d)));
   await store(cutter.finish());
   await flush();
-  result.corpus_sha256 = bundle.digest('hex');
+  result.corpus_sha256 = bundle.digest();
   log.info(result, 'planned');
   return result;
 }

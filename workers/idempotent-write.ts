@@ -19,6 +19,8 @@ export interface WriteTally {
   resumed: number;
   hits: number;
   violations: Violation[];
+  /** `_id`s this run inserted now or earlier (resumed): its own changes. Empty for a plan. */
+  written: string[];
 }
 
 export interface IdDoc extends Document {
@@ -67,7 +69,7 @@ export class IdempotentWriter<T extends IdDoc> {
 
   /** Dry run: point reads only, no write. `inserted` counts what a real run would insert. */
   async plan(docs: readonly T[]): Promise<WriteTally> {
-    const tally: WriteTally = { attempts: docs.length, inserted: 0, resumed: 0, hits: 0, violations: [] };
+    const tally: WriteTally = { attempts: docs.length, inserted: 0, resumed: 0, hits: 0, violations: [], written: [] };
     const found = await mapLimit(docs, READ_CONCURRENCY, (d) => this.coll.findOne({ _id: d._id }));
     docs.forEach((d, i) => {
       const c = classifyExisting(found[i] ?? null, d, this.runId, this.sameContent);
@@ -86,7 +88,7 @@ export class IdempotentWriter<T extends IdDoc> {
    * holds a pool connection per matched document until the command ends.
    */
   async write(docs: readonly T[], stamp: { run_id: string; created_at: Date }): Promise<WriteTally> {
-    const tally: WriteTally = { attempts: docs.length, inserted: 0, resumed: 0, hits: 0, violations: [] };
+    const tally: WriteTally = { attempts: docs.length, inserted: 0, resumed: 0, hits: 0, violations: [], written: [] };
     if (docs.length === 0) return tally;
     let duplicates: T[] = [];
     try {
@@ -99,12 +101,15 @@ export class IdempotentWriter<T extends IdDoc> {
       if (duplicates.length !== errors.length) throw err;
     }
     tally.inserted = docs.length - duplicates.length;
+    const dup = new Set(duplicates);
+    for (const d of docs) if (!dup.has(d)) tally.written.push(d._id);
     const found = await mapLimit(duplicates, READ_CONCURRENCY, (d) => this.coll.findOne({ _id: d._id }));
     duplicates.forEach((d, i) => {
       const c = classifyExisting(found[i] ?? null, d, this.runId, this.sameContent);
       // Absent after a duplicate-key error: another unique index (older/newer raw id) collided.
       if (c === 'absent') tally.violations.push({ _id: d._id, reason: 'unique_index_collision' });
       else this.count(tally, d, c);
+      if (c === 'resumed') tally.written.push(d._id);
     });
     return tally;
   }

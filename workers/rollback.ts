@@ -17,6 +17,7 @@ import { getRun, transitionRun, type RunDoc } from '../core/store/runs.js';
 import { OPERATOR_ROLLBACK_STATES, predecessors } from '../core/store/run-status.js';
 import { acquireScope, releaseScope } from '../core/store/scope-locks.js';
 import { checkManifest, listShards, manifestsColl, shardsColl, type ShardDoc } from '../core/store/shards.js';
+import { deleteUnpublishedRunRows } from '../core/store/outbox.js';
 import { supersedesForGroups } from '../core/supersedes.js';
 import { errorSummary, LnmError, PayloadError, RollbackIncompleteError } from '../core/errors.js';
 import { countOwned, deleteOwned, sweepRun } from '../core/store/owned-writes.js';
@@ -25,6 +26,8 @@ export interface RollbackResult {
   run_id: string;
   edges_removed: number;
   tombstones_removed: number;
+  /** The run's outbox rows not yet published (published events cannot be taken back). */
+  events_removed: number;
   remaining: number;
 }
 
@@ -94,6 +97,7 @@ export async function rollbackRun(conns: Connections, runId: string, log: Logger
       await shardsColl(conns.db).updateOne({ _id: shard._id }, { $set: { rolled_back: removed, updated_at: new Date() } });
     }
     const swept = await sweepRun(conns.db, runId, conns.cfg.deleteBatch);
+    const eventsRemoved = await deleteUnpublishedRunRows(conns.db, runId, conns.cfg.deleteBatch);
     if (swept.edges + swept.tombstones > 0) rlog.warn(swept, 'rollback: swept documents not named by a manifest');
     const totals = { edges: swept.edges, tombstones: swept.tombstones };
     for (const s of await listShards(conns.db, runId)) {
@@ -105,8 +109,8 @@ export async function rollbackRun(conns: Connections, runId: string, log: Logger
     if (left > 0) throw new RollbackIncompleteError(runId, `${COLL.supersedes}+${COLL.tombstones}?run_id=${runId}`, rollback);
     await transitionRun(conns.db, runId, 'rolled_back', { from: ['rolling_back'], reason: 'rollback verified: nothing of the run remains', set: { rollback, finished_at: new Date() } });
     await releaseScope(conns.db, runId);
-    rlog.info(rollback, 'run rolled back');
-    return { run_id: runId, edges_removed: totals.edges, tombstones_removed: totals.tombstones, remaining: 0 };
+    rlog.info({ ...rollback, events_removed: eventsRemoved }, 'run rolled back');
+    return { run_id: runId, edges_removed: totals.edges, tombstones_removed: totals.tombstones, events_removed: eventsRemoved, remaining: 0 };
   } catch (err) {
     if (!(err instanceof RollbackBusyError)) await recordFailure(conns, runId, err, rlog);
     throw err;

@@ -19,8 +19,10 @@ import { getRun, type RunDoc } from '../core/store/runs.js';
 import { append } from '../core/store/run-log.js';
 import { HOLD_STATES, inGroup, WRITING_STATES } from '../core/store/run-status.js';
 import { getShard, loadManifest, markShardFailed, shardsColl, type ShardCounts } from '../core/store/shards.js';
-import type { ProgressStore } from '../core/store/progress.js';
+import { ProgressStore } from '../core/store/progress.js';
+import type { Connections } from '../core/connections.js';
 import { rawIdKey, supersedesForGroups, type Edge, type SupersedesResult, type Tombstone } from '../core/supersedes.js';
+import { backfillEventRows, insertOutboxRows } from '../core/store/outbox.js';
 import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
 import { IdempotentWriter, type IdDoc, type WriteTally } from './idempotent-write.js';
 import { deleteOwned } from '../core/store/owned-writes.js';
@@ -51,6 +53,12 @@ export interface ShardContext {
   maxAttempts: number;
   deleteBatch: number;
   hooks?: ShardHooks;
+}
+
+/** The context of one attempt of a shard in this process (the worker; tests and benches too). */
+export function shardContext(conns: Connections, log: Logger, attempt = 1, maxAttempts = 1, hooks?: ShardHooks): ShardContext {
+  const progress = new ProgressStore(conns.sharedRedis(), conns.cfg.queuePrefix);
+  return { db: conns.db, log, progress, attempt, maxAttempts, deleteBatch: conns.cfg.deleteBatch, ...(hooks ? { hooks } : {}) };
 }
 
 async function readRun(db: Db, runId: string): Promise<RunDoc> {
@@ -103,6 +111,12 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
       return { action: 'fenced', state: after.state, removed };
     }
     const violations = [...e.violations, ...t.violations];
+    if (!run.dry_run) {
+      // Outbox rows for the observations this run changed, before the shard is marked
+      // done: a retried shard finds its edges `resumed` and the same eventIds already there.
+      const written = { edges: new Set(e.written), tombstones: new Set(t.written) };
+      await insertOutboxRows(db, backfillEventRows(run._id, result.edges, result.tombstones, written, new Date()));
+    }
     const counts: ShardCounts = {
       docs: shard.docs,
       advisories: groups.length,

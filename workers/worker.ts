@@ -9,10 +9,9 @@ import type { Config } from '../core/config.js';
 import { CONTRACT, shardQueueName, type RollbackJob, type ShardJob } from '../core/contract.js';
 import { Connections } from '../core/connections.js';
 import { activeRunIds } from '../core/jobs.js';
-import { ProgressStore } from '../core/store/progress.js';
 import { getRun } from '../core/store/runs.js';
 import { errorSummary, isUnrecoverable } from '../core/errors.js';
-import { processShard, type ShardHooks, type ShardOutcome } from './shard-processor.js';
+import { processShard, shardContext, type ShardHooks, type ShardOutcome } from './shard-processor.js';
 import { beginRollback, rollbackRun, RollbackBusyError, type RollbackResult } from './rollback.js';
 
 /** How long a held job (run paused, throttled, planning) waits before the queue's pause keeps it. */
@@ -51,15 +50,13 @@ async function asJob<T>(fn: () => Promise<T>): Promise<T> {
 export async function startWorker(cfg: Config, log: Logger, opts: WorkerOptions = {}): Promise<RunningWorker> {
   const conns = await Connections.open(cfg);
   const concurrency = opts.concurrency ?? cfg.workerConcurrency;
-  const progress = new ProgressStore(conns.sharedRedis(), cfg.queuePrefix);
   const workerOpts = { connection: conns.sharedRedis(), prefix: cfg.queuePrefix, lockDuration: cfg.lockDurationMs, stalledInterval: cfg.stalledIntervalMs };
   const shardWorkers = new Map<string, Worker<ShardJob, ShardOutcome>>();
 
   const processor = async (job: Job<ShardJob>, token?: string): Promise<ShardOutcome> =>
     asJob(async () => {
       const data = CONTRACT.shards.parse(job.data);
-      const ctx = { db: conns.db, log, progress, attempt: job.attemptsMade + 1, maxAttempts: job.opts.attempts ?? 1, deleteBatch: cfg.deleteBatch, ...(opts.hooks ? { hooks: opts.hooks } : {}) };
-      const outcome = await processShard(ctx, data);
+      const outcome = await processShard(shardContext(conns, log, job.attemptsMade + 1, job.opts.attempts ?? 1, opts.hooks), data);
       if (outcome.action === 'hold') {
         // Back to the queue; the run's paused queue keeps it without anyone polling it.
         await job.moveToDelayed(Date.now() + HOLD_MS, token);
@@ -99,7 +96,7 @@ export async function startWorker(cfg: Config, log: Logger, opts: WorkerOptions 
       asJob(async () => {
         const data = CONTRACT.rollback.parse(job.data);
         const run = await getRun(conns.db, data.run_id);
-        if (run.state === 'rolled_back' && run.rollback) return { run_id: run._id, ...run.rollback }; // a duplicate job
+        if (run.state === 'rolled_back' && run.rollback) return { run_id: run._id, ...run.rollback, events_removed: 0 }; // a duplicate job
         await beginRollback(conns, data.run_id, data.reason, 'job');
         try {
           return await rollbackRun(conns, data.run_id, log);

@@ -1,6 +1,6 @@
 /**
- * `services up|down|status`: one command that makes Redis and a MongoDB-wire server
- * available. Env URLs are only checked; otherwise a server already answering on the
+ * `services up|down|status`: one command that makes Redis, a MongoDB-wire server and
+ * NATS with JetStream (the event transport) available. Env URLs are only checked; otherwise a server already answering on the
  * default loopback port is reused, else one is started detached (pid file in
  * <homeDir>/run). Starting is guarded by a lock file so parallel callers start it once.
  */
@@ -8,6 +8,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import { MongoClient } from 'mongodb';
+import { connect as natsConnect } from '@nats-io/transport-node';
 import type { Logger } from 'pino';
 import type { Config } from '../config.js';
 import { ServiceError } from '../errors.js';
@@ -33,8 +34,10 @@ import {
 export interface ServicesStatus {
   mongo_url: string;
   redis_url: string;
+  nats_url: string;
   mongo: ServiceState;
   redis: ServiceState;
+  nats: ServiceState;
 }
 
 /**
@@ -50,14 +53,17 @@ export interface ServiceState {
   up: boolean;
 }
 
-type Name = 'redis' | 'mongo';
+type Name = 'redis' | 'mongo' | 'nats';
 const LOCAL = {
   redis: { host: '127.0.0.1', port: 6379, url: 'redis://127.0.0.1:6379' },
   mongo: { host: '127.0.0.1', port: 27017, url: 'mongodb://127.0.0.1:27017/' },
+  nats: { host: '127.0.0.1', port: 4222, url: 'nats://127.0.0.1:4222' },
 } as const;
+const ENV_VAR: Record<Name, string> = { redis: 'REDIS_URL', mongo: 'MONGO_URL', nats: 'NATS_URL' };
 const ENV_TIMEOUT_MS = 2000;
 const LOCAL_TIMEOUT_MS = 1500;
 const REDIS_START_TIMEOUT_MS = 15_000;
+const NATS_START_TIMEOUT_MS = 15_000;
 const MONGOD_START_TIMEOUT_MS = 30_000;
 /** Long enough for a first FerretDB build (~2 min) plus its start. */
 const LOCK_WAIT_MS = 10 * 60_000;
@@ -97,20 +103,32 @@ export async function pingRedis(url: string, timeoutMs: number): Promise<void> {
   }
 }
 
+/** A NATS handshake (INFO, CONNECT, PING/PONG), then close. */
+export async function pingNats(url: string, timeoutMs: number): Promise<void> {
+  const nc = await natsConnect({ servers: url, timeout: timeoutMs, reconnect: false, name: 'lnm-backfill-ping' });
+  await nc.close();
+}
+
 const answers = (p: Promise<void>): Promise<boolean> => p.then(() => true, () => false);
+
+function ping(name: Name, url: string, timeoutMs: number, direct = false): Promise<void> {
+  if (name === 'redis') return pingRedis(url, timeoutMs);
+  if (name === 'nats') return pingNats(url, timeoutMs);
+  return pingMongo(url, timeoutMs, direct);
+}
 
 /** Cheap probe of the default local server: TCP first, then the protocol ping. */
 async function localAnswers(name: Name): Promise<boolean> {
   const l = LOCAL[name];
   if (!(await tcpOpen(l.host, l.port, LOCAL_TIMEOUT_MS))) return false;
-  return answers(name === 'redis' ? pingRedis(l.url, LOCAL_TIMEOUT_MS) : pingMongo(l.url, LOCAL_TIMEOUT_MS, true));
+  return answers(ping(name, l.url, LOCAL_TIMEOUT_MS, true));
 }
 
 async function checkEnv(name: Name, url: string): Promise<ServiceState> {
   try {
-    await (name === 'redis' ? pingRedis(url, ENV_TIMEOUT_MS) : pingMongo(url, ENV_TIMEOUT_MS));
+    await ping(name, url, ENV_TIMEOUT_MS);
   } catch (err) {
-    const v = name === 'redis' ? 'REDIS_URL' : 'MONGO_URL';
+    const v = ENV_VAR[name];
     throw new ServiceError(
       name,
       `${v}=${redactUrl(url)} does not answer ping (${(err as Error).message}). ` +
@@ -151,10 +169,9 @@ async function ensureLocal(cfg: Config, name: Name, log?: Logger): Promise<Servi
     await removePidFile(home.run, name);
     const { port, host } = LOCAL[name];
     if (await tcpOpen(host, port, LOCAL_TIMEOUT_MS)) {
-      const v = name === 'redis' ? 'REDIS_URL' : 'MONGO_URL';
-      throw new ServiceError(name, `${host}:${port} is taken by a process that does not answer ${name} ping. Fix: stop it, or set ${v}.`);
+      throw new ServiceError(name, `${host}:${port} is taken by a process that does not answer ${name} ping. Fix: stop it, or set ${ENV_VAR[name]}.`);
     }
-    const started = name === 'redis' ? await startRedis(cfg, log) : await startMongo(cfg, log);
+    const started = name === 'redis' ? await startRedis(cfg, log) : name === 'nats' ? await startNats(cfg, log) : await startMongo(cfg, log);
     return { url, source: 'started', up: true, ...started };
   } finally {
     await release();
@@ -175,10 +192,8 @@ async function startDetachedServer(
   await fsp.mkdir(cwd, { recursive: true });
   const t0 = Date.now();
   const proc = await spawnDetached(cmd, args, { logFile, cwd }).catch((err: NodeJS.ErrnoException) => {
-    const fix =
-      name === 'redis'
-        ? 'install Redis (apt-get install redis-server / brew install redis) or set REDIS_URL'
-        : 'install MongoDB or set MONGO_URL';
+    const install = { redis: 'Redis (apt-get install redis-server / brew install redis)', mongo: 'MongoDB', nats: 'nats-server (apt-get install nats-server)' };
+    const fix = `install ${install[name]} or set ${ENV_VAR[name]}`;
     throw new ServiceError(name, `cannot run ${cmd}: ${err.message}. Fix: ${fix}.`, err);
   });
   await writePidFile(home.run, name, { pid: proc.pid, name: cmd, startedAt: new Date().toISOString() });
@@ -196,6 +211,14 @@ function startRedis(cfg: Config, log?: Logger): Promise<{ pid: number }> {
   const { port, host } = LOCAL.redis;
   const args = ['--port', String(port), '--bind', host, '--save', '', '--appendonly', 'no', '--daemonize', 'no'];
   return startDetachedServer(cfg, 'redis', 'redis-server', args, REDIS_START_TIMEOUT_MS, log);
+}
+
+/** JetStream on, its store under <homeDir>/data/nats-server. */
+async function startNats(cfg: Config, log?: Logger): Promise<{ pid: number }> {
+  const { port, host } = LOCAL.nats;
+  const home = await homePaths(cfg.homeDir);
+  const args = ['-js', '-a', host, '-p', String(port), '-sd', path.join(home.data, 'nats-server', 'jetstream')];
+  return startDetachedServer(cfg, 'nats', 'nats-server', args, NATS_START_TIMEOUT_MS, log);
 }
 
 async function startMongo(cfg: Config, log?: Logger): Promise<Pick<ServiceState, 'pid' | 'backend'>> {
@@ -222,20 +245,25 @@ export async function servicesUp(cfg: Config, log?: Logger): Promise<ServicesSta
     await Promise.allSettled([
       cfg.redisUrlFromEnv ? checkEnv('redis', cfg.redisUrl) : undefined,
       cfg.mongoUrlFromEnv ? checkEnv('mongo', cfg.mongoUrl) : undefined,
+      cfg.events.natsUrlFromEnv ? checkEnv('nats', cfg.events.natsUrl) : undefined,
     ]),
   );
-  const [redis, mongo] = settle(
-    await Promise.allSettled([envChecks[0] ?? ensureLocal(cfg, 'redis', log), envChecks[1] ?? ensureLocal(cfg, 'mongo', log)]),
+  const [redis, mongo, nats] = settle(
+    await Promise.allSettled([
+      envChecks[0] ?? ensureLocal(cfg, 'redis', log),
+      envChecks[1] ?? ensureLocal(cfg, 'mongo', log),
+      envChecks[2] ?? ensureLocal(cfg, 'nats', log),
+    ]),
   );
-  if (!redis || !mongo) throw new ServiceError('services', 'internal: missing service state');
-  return { mongo_url: mongo.url, redis_url: redis.url, mongo, redis };
+  if (!redis || !mongo || !nats) throw new ServiceError('services', 'internal: missing service state');
+  return { mongo_url: mongo.url, redis_url: redis.url, nats_url: nats.url, mongo, redis, nats };
 }
 
 /** Stops only the servers whose pid files we wrote; never touches others. */
 export async function servicesDown(cfg: Config, log?: Logger): Promise<{ stopped: string[] }> {
   const home = await homePaths(cfg.homeDir);
   const stopped: string[] = [];
-  for (const name of ['redis', 'mongo'] as const) {
+  for (const name of ['redis', 'mongo', 'nats'] as const) {
     const info = await readPidFile(home.run, name);
     if (info && isAlive(info.pid, info.name)) {
       log?.info({ serverPid: info.pid }, `stopping ${info.name}`);
@@ -250,16 +278,15 @@ export async function servicesDown(cfg: Config, log?: Logger): Promise<{ stopped
 export async function servicesStatus(cfg: Config): Promise<ServicesStatus> {
   const home = await homePaths(cfg.homeDir);
   const state = async (name: Name, url: string, fromEnv: boolean): Promise<ServiceState> => {
-    const up = fromEnv
-      ? await answers(name === 'redis' ? pingRedis(url, ENV_TIMEOUT_MS) : pingMongo(url, ENV_TIMEOUT_MS))
-      : await localAnswers(name);
+    const up = fromEnv ? await answers(ping(name, url, ENV_TIMEOUT_MS)) : await localAnswers(name);
     if (fromEnv) return { url: redactUrl(url), source: 'env', up };
     const mine = ours(await readPidFile(home.run, name));
     return { url: LOCAL[name].url, source: mine.pid !== undefined ? 'started' : 'existing', up, ...mine };
   };
-  const [redis, mongo] = await Promise.all([
+  const [redis, mongo, nats] = await Promise.all([
     state('redis', cfg.redisUrl, cfg.redisUrlFromEnv),
     state('mongo', cfg.mongoUrl, cfg.mongoUrlFromEnv),
+    state('nats', cfg.events.natsUrl, cfg.events.natsUrlFromEnv),
   ]);
-  return { mongo_url: mongo.url, redis_url: redis.url, mongo, redis };
+  return { mongo_url: mongo.url, redis_url: redis.url, nats_url: nats.url, mongo, redis, nats };
 }

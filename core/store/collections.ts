@@ -12,7 +12,16 @@ export const COLL = {
   runLog: 'backfill_run_log',
   scopeLocks: 'backfill_scope_locks',
   flags: 'concelier_runtime_flags',
+  /** Insert-only: every flag change, with who/when/why. */
+  flagHistory: 'concelier_runtime_flag_history',
   events: 'advisory_observation_events',
+  /** Outbox rows that were never published (too large, source gone), with the reason. */
+  deadLetters: 'advisory_observation_events_dead_letter',
+  /** Insert-only: approvals of a dry run's plan, one per role. */
+  approvals: 'backfill_approvals',
+  /** Liveness and acknowledged state of long-running components (the publisher). */
+  heartbeats: 'lnm_heartbeats',
+  migrations: 'schema_migrations',
 } as const;
 
 /** Collections the backfill may write (dry-run must leave them untouched). */
@@ -42,7 +51,14 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   [COLL.tombstones]: [{ name: 'tombstone_run', key: { run_id: 1 } }],
   [COLL.shards]: [{ name: 'shard_run', key: { run_id: 1, shard: 1 } }],
   [COLL.runLog]: [{ name: 'run_log_run', key: { run_id: 1, kind: 1 } }],
-  [COLL.events]: [{ name: 'event_unpublished', key: { publishedAt: 1 } }],
+  // `pending` (true until published) rather than `publishedAt: null`: FerretDB pushes a
+  // top-level boolean equality down to PostgreSQL, not a null one (measured: a page of 100
+  // over 60 000 rows, 30 ms vs 2.3 s).
+  [COLL.events]: [
+    { name: 'event_pending', key: { pending: 1 } },
+    { name: 'event_run', key: { run_id: 1 } },
+  ],
+  [COLL.approvals]: [{ name: 'approval_person', key: { plan_hash: 1, by_key: 1 }, unique: true }],
 };
 
 /**

@@ -16,10 +16,14 @@ import { inGroup, TERMINAL_STATES } from '../../core/store/run-status.js';
 import { summarizeRun, type RunSummary } from '../../core/store/summary.js';
 import type { Connections } from '../../core/connections.js';
 import { Monitor } from '../../monitor/monitor.js';
+import { runValidation, settleIfComplete } from '../../monitor/finalize.js';
+import { getRun, type RunDoc } from '../../core/store/runs.js';
 import { pollUntil, quietLog, RUSTSEC_EXPECTED } from './env.js';
 
 export interface RustsecExpected {
   total_documents: number;
+  distinct_upstream_ids: number;
+  chain_length_histogram: Record<string, number>;
   accepted_documents_after_duplicate_drop: number;
   duplicate_hash_revisions: number;
   expected_supersedes_edges: number;
@@ -163,4 +167,11 @@ export async function edgeIntegrity(db: Db): Promise<{ total: number; ids: numbe
     runIds[r] = (runIds[r] ?? 0) + 1;
   }
   return { total, ids: ids.size, pairs: pairs.size, newer: newer.size, older: older.size, runIds };
+}
+
+/** Settle a run whose shards were processed in this process: settle, then validate it here. */
+export async function settleInProcess(conns: Connections, runId: string): Promise<RunDoc> {
+  const settled = await settleIfComplete(conns, await getRun(conns.db, runId), quietLog);
+  if (settled?.state === 'validating') await runValidation(conns, runId, quietLog);
+  return getRun(conns.db, runId);
 }

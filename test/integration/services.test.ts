@@ -19,19 +19,23 @@ describe('services', () => {
     expect(second.redis_url).toBe(first.redis_url);
     expect(second.mongo.url).toBe(first.mongo_url);
     expect(second.redis.url).toBe(first.redis_url);
+    expect(second.nats_url).toBe(first.nats_url);
     expect(['existing', 'env']).toContain(second.mongo.source);
     expect(['existing', 'env']).toContain(second.redis.source);
-    expect(second.mongo.up && second.redis.up).toBe(true);
+    expect(['existing', 'env']).toContain(second.nats.source);
+    expect(second.mongo.up && second.redis.up && second.nats.up).toBe(true);
     if (first.mongo.pid !== undefined) expect(second.mongo.pid).toBe(first.mongo.pid);
   });
 
-  it('servicesStatus reports both services up', { timeout: FIRST_UP_TIMEOUT_MS }, async () => {
+  it('servicesStatus reports every service up', { timeout: FIRST_UP_TIMEOUT_MS }, async () => {
     const cfg = loadConfig();
     const up = await servicesUp(cfg);
     const status = await servicesStatus(cfg);
 
     expect(status.mongo.up).toBe(true);
     expect(status.redis.up).toBe(true);
+    expect(status.nats.up).toBe(true);
+    expect(status.nats_url).toBe(up.nats_url);
     expect(status.mongo_url).toBe(up.mongo_url);
     expect(status.redis_url).toBe(up.redis_url);
     if (status.mongo.source === 'started') expect(status.mongo.pid).toBeGreaterThan(0);
@@ -44,6 +48,13 @@ describe('services', () => {
       code: 'ERR_SERVICE',
       message: expect.stringContaining('MONGO_URL'),
     });
+    expect(Date.now() - t0).toBeLessThan(8000);
+  });
+
+  it('rejects fast with ERR_SERVICE naming NATS_URL when it does not answer', { timeout: 15_000 }, async () => {
+    const cfg = loadConfig({ NATS_URL: 'nats://127.0.0.1:1' });
+    const t0 = Date.now();
+    await expect(servicesUp(cfg)).rejects.toMatchObject({ code: 'ERR_SERVICE', message: expect.stringContaining('NATS_URL') });
     expect(Date.now() - t0).toBeLessThan(8000);
   });
 });

@@ -21,6 +21,8 @@ const ENV = {
 const res = useResources();
 const cfg = res.config('stop_on_error', ENV);
 const EDGES = 1807;
+/** Advisories with two or more revisions: each chain's observations all change (edges + chains). */
+const CHAINS = 754;
 
 let firstRun = '';
 let deleted = 0;
@@ -92,6 +94,8 @@ describe('stop-on-error and rollback', () => {
     expect(inserted).toEqual({ e: deleted, t: 0 });
     expect(final.rollback).toMatchObject({ remaining: 0, edges_removed: inserted.e, tombstones_removed: 0 });
     expect(await stamped(db, run2)).toEqual({ edges: 0, tombstones: 0 });
+    // Its unpublished outbox rows (the 20 re-linked observations) went with it.
+    expect(await db.collection(COLL.events).countDocuments({ run_id: run2 })).toBe(0);
 
     // The first run's edges and tombstones are untouched.
     expect(await stamped(db, firstRun)).toEqual({ edges: EDGES - deleted, tombstones: EDGES });
@@ -109,7 +113,8 @@ describe('stop-on-error and rollback', () => {
   it('manual `rollback <first run> --json` removes exactly that run and verifies nothing remains', async () => {
     expect(deleted).toBe(20);
     const r = await cliJson<Record<string, unknown>>(cfg, ['rollback', firstRun, '--json'], { env: ENV });
-    expect(r).toEqual({ run_id: firstRun, edges_removed: EDGES - deleted, tombstones_removed: EDGES, remaining: 0 });
+    // No publisher ran: every outbox row of the run (one per changed observation) was unpublished.
+    expect(r).toEqual({ run_id: firstRun, edges_removed: EDGES - deleted, tombstones_removed: EDGES, events_removed: EDGES + CHAINS, remaining: 0 });
     const conns = await res.open(cfg);
     expect(await stamped(conns.db, firstRun)).toEqual({ edges: 0, tombstones: 0 });
     const run = await getRun(conns.db, firstRun);

@@ -44,6 +44,11 @@ describe('defaults (empty environment)', () => {
     expect(Number.isInteger(cfg.workerConcurrency) && cfg.workerConcurrency >= 1).toBe(true);
   });
 
+  it('publishes observation events on the local NATS JetStream stream CONCELIER_OBS', () => {
+    expect(cfg.events).toMatchObject({ transport: 'nats', natsUrl: 'nats://127.0.0.1:4222', natsUrlFromEnv: false, natsStream: 'CONCELIER_OBS', subjectPrefix: 'concelier', redisPrefix: 'concelier' });
+    expect(cfg.retention).toEqual({ outboxDays: 7, manifestDays: 30 });
+  });
+
   it('is frozen', () => {
     expect(Object.isFrozen(cfg)).toBe(true);
   });
@@ -68,6 +73,8 @@ describe('values from the environment', () => {
     expect(cfg.monitor.lagThrottleS).toBe(2.5);
     expect(cfg.monitor.lagResumeS).toBeLessThanOrEqual(2.5);
     expect(cfg.monitor.alertWebhookUrl).toBe('https://hooks.example.net/x');
+    const ev = loadConfig({ NATS_URL: 'nats://nats:4222', LNM_EVENT_TRANSPORT: 'redis', LNM_EVENT_SUBJECT_PREFIX: 'acme.concelier' }).events;
+    expect([ev.natsUrl, ev.natsUrlFromEnv, ev.transport, ev.subjectPrefix]).toEqual(['nats://nats:4222', true, 'redis', 'acme.concelier']);
   });
 
   it.each([
@@ -113,6 +120,13 @@ describe('validation errors name the variable (ERR_CONFIG, path = variable)', ()
     ['bad db name (too long)', 'LNM_DB', 'x'.repeat(61)],
     ['bad queue prefix', 'LNM_QUEUE_PREFIX', 'bull:lnm'],
     ['bad log level', 'LNM_LOG_LEVEL', 'verbose'],
+    ['unknown transport', 'LNM_EVENT_TRANSPORT', 'kafka'],
+    ['bad URL scheme', 'NATS_URL', 'redis://127.0.0.1:4222'],
+    ['subject wildcard', 'LNM_EVENT_SUBJECT_PREFIX', 'concelier.>'],
+    ['empty subject token', 'LNM_EVENT_SUBJECT_PREFIX', 'a..b'],
+    ['bad stream name (dot)', 'LNM_NATS_STREAM', 'CONCELIER.OBS'],
+    ['below range', 'LNM_OUTBOX_TTL_DAYS', '0'],
+    ['above range', 'LNM_PUBLISHER_BATCH', '5001'],
   ])('%s: %s=%s', (_what, name, value) => {
     const err = configError({ [name]: value });
     expect(err.code).toBe('ERR_CONFIG');

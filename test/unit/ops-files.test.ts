@@ -149,9 +149,9 @@ describe('docker-compose.yml', () => {
     expect(services.mongo?.command).toEqual(expect.arrayContaining(['--replSet', 'rs0']));
     expect(services.redis?.image).toBe('redis:7');
     expect(services.redis?.command?.join(' ')).toContain('--maxmemory-policy noeviction');
-    expect(services.nats?.image).toBe('nats:2');
+    expect(services.nats?.image).toMatch(/^nats:2/);
     expect(services.nats?.command).toContain('-js');
-    for (const name of ['producer', 'worker', 'monitor']) {
+    for (const name of ['producer', 'worker', 'monitor', 'publisher']) {
       expect(services[name]?.environment?.NATS_URL, name).toBe('nats://nats:4222');
       expect(Object.keys(services[name]?.depends_on ?? {}), name).toEqual(expect.arrayContaining(['mongo', 'redis', 'nats']));
     }

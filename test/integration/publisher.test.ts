@@ -1,0 +1,170 @@
+/**
+ * The outbox publisher on both transports (real NATS JetStream and Redis Streams, a
+ * stream / key prefix of this file's own): frozen, nothing is published while import and
+ * backfill rows accumulate; unfrozen, every row is published exactly once by eventId,
+ * a re-publish is dropped by the transport; `--outbox=blackhole` retains nothing; an
+ * oversized event goes to the dead letter; the freeze-window proof holds, and fails when
+ * something was published during a freeze.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup, pollUntil, quietLog, removeHome } from '../helpers/env.js';
+import { Resources } from '../helpers/resources.js';
+import { backgroundPublisher, dropTransport, eventsConfig, retainedEventIds, runInProcess, rustsecHead } from '../helpers/events.js';
+import type { Connections } from '../../core/connections.js';
+import { COLL } from '../../core/store/collections.js';
+import { FLAGS, getFlag } from '../../core/store/flags.js';
+import { listHeartbeats, type PublisherState } from '../../core/store/heartbeats.js';
+import { applyMigrations } from '../../core/store/migrations.js';
+import { MAX_EVENT_BYTES, outboxColl, type OutboxRow } from '../../core/store/outbox.js';
+import { checkFreezeWindow } from '../../monitor/freeze-window.js';
+import { freeze, replayOne, unfreeze } from '../../producer/freeze.js';
+import { importCorpus } from '../../producer/import.js';
+
+const LONG = 300_000;
+
+describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
+  const { cfg, home } = eventsConfig('publisher', kind);
+  const res = new Resources();
+  let conns: Connections;
+  let publisher: ReturnType<typeof backgroundPublisher> | undefined;
+  let total = 0;
+
+  const pending = () => outboxColl(conns.db).countDocuments({ pending: true });
+  /** An existence check for polling: FerretDB counts by a full scan. */
+  const drained = async () => !(await outboxColl(conns.db).findOne({ pending: true }, { projection: { _id: 1 } }));
+  /** The publisher's heartbeat once it acts on the current flag document in `state`. */
+  const acknowledged = (state: PublisherState) =>
+    pollUntil(async () => {
+      const flag = await getFlag(conns.db, FLAGS.publisher);
+      const [beat] = await listHeartbeats(conns.db, 'publisher');
+      return beat && beat.state === state && beat.flag_updated_at?.getTime() === flag?.updated_at.getTime() ? beat : null;
+    }, `publisher heartbeat ${state}`, 30_000, 50);
+  /** Resolves after the publisher has beaten `n` more times (it was alive all along). */
+  const beats = async (n: number) => {
+    const [first] = await listHeartbeats(conns.db, 'publisher');
+    const start = first!.at.getTime();
+    return pollUntil(async () => {
+      const [b] = await listHeartbeats(conns.db, 'publisher');
+      return b && b.at.getTime() >= start + n * cfg.events.heartbeatMs ? b : null;
+    }, `${n} heartbeats`, 30_000, 50);
+  };
+
+  beforeAll(async () => {
+    conns = await res.open(cfg);
+    await applyMigrations(conns.db, cfg);
+  }, LONG);
+
+  afterAll(async () => {
+    await publisher?.stop().catch(() => undefined);
+    await res.teardown();
+    await cleanup(cfg);
+    await dropTransport(cfg);
+    removeHome(home);
+  }, LONG);
+
+  it('frozen: nothing is published while import and backfill rows accumulate', async () => {
+    const imported = await importCorpus(conns.db, await rustsecHead(home, 300), { homeDir: home }, quietLog);
+    expect(imported.accepted).toBeGreaterThan(250);
+    expect(await pending()).toBe(imported.accepted);
+    await freeze(conns, { by: 'tester', reason: 'backfill window' });
+    publisher = backgroundPublisher(conns);
+    expect((await acknowledged('stopped')).transport).toBe(kind);
+
+    const run = await runInProcess(conns, { dryRun: false });
+    expect(run.state).toBe('succeeded');
+    const backfillRows = await outboxColl(conns.db).countDocuments({ run_id: run._id });
+    const chains = new Set((await conns.db.collection(COLL.supersedes).find({ run_id: run._id }).toArray()).map((e) => e.upstream_id)).size;
+    expect(backfillRows).toBe(run.counters!.edges_inserted + chains);
+    total = imported.accepted + backfillRows;
+
+    await beats(3);
+    expect(await pending()).toBe(total);
+    expect(await retainedEventIds(cfg)).toEqual([]);
+  }, LONG);
+
+  it('the freeze window proof holds while nothing was published', async () => {
+    const check = await checkFreezeWindow(conns);
+    expect(check).toMatchObject({ ok: true, transport: kind, window: { open: true, frozen_by: 'tester', mode: 'stop' } });
+    expect(check.channels.map((c) => [c.channel, c.count])).toEqual([['observation', 0], ['linkset', 0]]);
+  }, LONG);
+
+  it('unfrozen: everything is published exactly once, by eventId', async () => {
+    await unfreeze(conns, { by: 'tester', reason: 'backfill done' });
+    await pollUntil(drained, 'the outbox to drain', 120_000, 100);
+    const ids = await retainedEventIds(cfg);
+    expect(ids.length).toBe(total);
+    expect(new Set(ids).size).toBe(total);
+    const rows = await outboxColl(conns.db).find({}, { projection: { _id: 1, published_to: 1, publishedAt: 1 } }).toArray();
+    expect(new Set(ids)).toEqual(new Set(rows.map((r) => r._id)));
+    expect(rows.every((r) => r.published_to === 'stream' && r.publishedAt instanceof Date)).toBe(true);
+
+    // The window is closed now, and still clean.
+    const check = await checkFreezeWindow(conns);
+    expect(check).toMatchObject({ ok: true, window: { open: false, unfrozen_by: 'tester' } });
+  }, LONG);
+
+  it('a re-publish (rows marked pending again, as after a crash before stamping) adds nothing to the transport', async () => {
+    const again = (await outboxColl(conns.db).find({}).limit(5).toArray()).map((r) => r._id);
+    for (const _id of again) await outboxColl(conns.db).updateOne({ _id }, { $set: { pending: true, publishedAt: null } });
+    await pollUntil(drained, 'the re-marked rows to be stamped again', 60_000, 50);
+    expect((await retainedEventIds(cfg)).length).toBe(total);
+  }, LONG);
+
+  it('an event over 512 KiB goes to the dead letter with its reason, never to the transport', async () => {
+    const sample = (await outboxColl(conns.db).findOne({ kind: 'import' }))!;
+    const huge: OutboxRow = {
+      ...sample,
+      _id: `${sample._id}-huge`,
+      pending: true,
+      publishedAt: null,
+      payload: { ...sample.payload, eventId: `${sample._id}-huge`, linksetSummary: { aliases: ['x'.repeat(MAX_EVENT_BYTES)], linkset: {} } },
+    };
+    await outboxColl(conns.db).insertOne(huge);
+    // Moved: into the dead letter first, then out of the outbox.
+    await pollUntil(async () => (await outboxColl(conns.db).findOne({ _id: huge._id })) === null, 'the row to leave the outbox', 60_000, 50);
+    const dead = await conns.db.collection(COLL.deadLetters).findOne({ _id: huge._id as never });
+    // (Only small fields compared: a failing diff of the row would print 512 KiB.)
+    expect([dead?.code, dead?.bytes > MAX_EVENT_BYTES, String(dead?.reason).includes('over the')]).toEqual(['ERR_EVENT_TOO_LARGE', true, true]);
+    expect((await retainedEventIds(cfg)).length).toBe(total);
+  }, LONG);
+
+  it('frozen with --outbox=blackhole: rows are stamped as blackholed and nothing is retained', async () => {
+    await freeze(conns, { by: 'tester', reason: 'noisy replay', outbox: 'blackhole' });
+    await acknowledged('blackhole');
+    const base = (await outboxColl(conns.db).find({ kind: 'backfill' }).limit(4).toArray()).map((r) => ({
+      ...r,
+      _id: `${r._id}-bh`,
+      pending: true,
+      publishedAt: null,
+      payload: { ...r.payload, eventId: `${r._id}-bh` },
+    }));
+    await outboxColl(conns.db).insertMany(base);
+    await pollUntil(drained, 'the blackholed rows to be stamped', 60_000, 50);
+    const stamped = await outboxColl(conns.db).find({ published_to: 'blackhole' }).toArray();
+    expect(stamped.map((r) => r._id).sort()).toEqual(base.map((r) => r._id).sort());
+    expect((await retainedEventIds(cfg)).length).toBe(total);
+    expect((await checkFreezeWindow(conns)).ok).toBe(true);
+  }, LONG);
+
+  it('the freeze window proof fails when an event was published during the freeze', async () => {
+    const replay = await replayOne(conns);
+    expect(replay.ok).toBe(true);
+    const check = await checkFreezeWindow(conns);
+    expect(check.ok).toBe(false);
+    expect(check.channels[0]).toMatchObject({ channel: 'observation', count: 1, sample: [replay.event_id] });
+    expect(check.reason).toContain('1 event(s)');
+  }, LONG);
+
+  it('stops on abort with a last heartbeat, and leaves no connection open', async () => {
+    const stats = await publisher!.stop();
+    publisher = undefined;
+    expect(stats.published).toBe(total);
+    expect(stats.duplicates).toBeGreaterThanOrEqual(5);
+    expect(stats.blackholed).toBe(4);
+    expect(stats.dead_lettered).toBe(1);
+    const [beat] = await listHeartbeats(conns.db, 'publisher');
+    expect(beat!.state).toBe('exited');
+    await res.close(conns);
+    expect(res.openConnections()).toBe(0);
+  }, LONG);
+});
