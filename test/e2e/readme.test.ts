@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, lstatSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,7 +51,10 @@ describe('README', () => {
     const diff = await sh(`git -C "${ROOT}" diff HEAD --binary > "${dir}/wt.patch" && git -C "${clone}" apply --allow-empty "${dir}/wt.patch"`, dir);
     expect(diff.code, diff.out).toBe(0);
     const untracked = await sh(`git -C "${ROOT}" ls-files --others --exclude-standard`, ROOT);
-    for (const f of untracked.out.split('\n').filter(Boolean)) cpSync(path.join(ROOT, f), path.join(clone, f));
+    // Untracked files only (never a symlink such as a worktree's shared node_modules).
+    for (const f of untracked.out.split('\n').filter(Boolean)) {
+      if (!lstatSync(path.join(ROOT, f)).isSymbolicLink()) cpSync(path.join(ROOT, f), path.join(clone, f));
+    }
     const ci = await sh('npm ci --no-audit --no-fund', clone);
     expect(ci.code, ci.out.slice(-3000)).toBe(0);
   }, 600_000);
