@@ -14,3 +14,26 @@ export { importCorpus, seedCorpus, type ImportOptions, type ImportResult, type S
 export { servicesUp, servicesDown, servicesStatus, type ServicesStatus } from './services.js';
 export type { RollbackResult } from '../workers/rollback.js';
 export type { ValidationReport, ValidationResult } from '../monitor/validate.js';
+export {
+  migrateDatabase,
+  migrationsStatus,
+  requireMigrated,
+  preflight,
+  freeze,
+  unfreeze,
+  approveDryRun,
+  startPublisher,
+  type PreflightOptions,
+  type FreezeOptions,
+  type UnfreezeOptions,
+  type ApproveOptions,
+  type PublisherHandle,
+  type MigrateResult,
+  type MigrationStatus,
+  type PreflightResult,
+  type FlagsResult,
+  type UnfreezeResult,
+  type ApprovalDoc,
+  type ApprovalRole,
+  type PublisherStats,
+} from './operations.js';

@@ -73,8 +73,8 @@ export interface StartBackfillOptions extends ApiOptions {
   commandLine?: string[];
   /** Roll back when the run is stopped (default: with stopOnError). */
   rollbackOnStop?: boolean;
-  /** Start even over an active run whose scope overlaps; the reason is recorded on the run. */
-  force?: { reason: string };
+  /** Start although unfrozen, unapproved or overlapping an active run; reason and who are recorded on the run. */
+  force?: { reason: string; by?: string };
   /** Re-plan this run, whose planning was interrupted, instead of recording a new one. */
   resume?: string;
 }

@@ -47,7 +47,7 @@ try {
   const imported = await importCorpus(conns.db, RUSTSEC, { homeDir: cfg.homeDir }, log);
   const importS = secs(t);
   t = Date.now();
-  const run = await startRun(conns, { dryRun: false, batchSize: 500, stopOnError: false, tenant: null, commandLine: ['bench'] }, log);
+  const run = await startRun(conns, { dryRun: false, batchSize: 500, stopOnError: false, tenant: null, commandLine: ['bench'], force: { reason: 'benchmark' } }, log);
   for (let shard = 0; shard < run.shards_total; shard++) await processShard(shardContext(conns, log), { run_id: run._id, shard });
   const runS = secs(t);
   const rows = await outboxColl(conns.db).countDocuments({});

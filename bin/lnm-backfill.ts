@@ -10,6 +10,7 @@ import { createLogger, logFilePath, type Logger } from '../core/logger.js';
 import { errorSummary, exitCodeFor, UsageError } from '../core/errors.js';
 import { parseCommandArgs, usage, type CommandResult } from './cli/command.js';
 import { findCommand, globalUsage } from './cli/table.js';
+import { requireMigrated } from '../api/index.js';
 
 function print(r: CommandResult, json: boolean): void {
   if (r.result === undefined) return;
@@ -45,6 +46,8 @@ async function main(argv: string[]): Promise<number> {
     const tty = process.stderr.isTTY === true;
     logFile = tty && options.verbose !== true ? logFilePath(cfg) : undefined;
     log = createLogger(cfg, {}, logFile);
+    const migrated = typeof command.migrated === 'function' ? command.migrated(options) : command.migrated ?? true;
+    if (migrated) await requireMigrated({ config: cfg, log });
     const result = await command.run({ cfg, log, args, options, argv: ['lnm-backfill', ...argv], tty, logFile });
     print(result, options.json === true);
     return result.exitCode;

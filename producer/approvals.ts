@@ -105,6 +105,26 @@ export interface StartGate {
   forced: Array<{ check: 'frozen' | 'approvals'; reason: string; by: string | null; at: Date }>;
 }
 
+const notFrozen = (): LnmError =>
+  new LnmError('ERR_START_NOT_FROZEN', 'ingest is not frozen. Fix: run "lnm-backfill freeze --reason <why>" first (or --force --reason)', { path: FLAGS.ingest, unrecoverable: true });
+
+/**
+ * The cheap half of the gate, before any corpus scan: ingest frozen, and some approval of
+ * these arguments exists (whether it is for the current corpus is decided after planning,
+ * by `assertStartAllowed` with the plan's corpus hash). No-op when forced.
+ */
+export async function precheckStart(conns: Connections, opts: Pick<StartGateOptions, 'args' | 'force'>): Promise<void> {
+  if (opts.force) return;
+  if (flagEnabled(await getFlag(conns.db, FLAGS.ingest))) throw notFrozen();
+  if ((await approvalsWithArgs(conns.db, opts.args)).length === 0) {
+    throw new LnmError('ERR_START_NOT_APPROVED', 'no dry run with these arguments has been approved. Fix: "lnm-backfill start --dry-run" with the same arguments, then "lnm-backfill approve <dry-run> --role <role> --by <name>" for both roles', {
+      path: 'backfill_approvals',
+      unrecoverable: true,
+      details: { missing: [...APPROVAL_ROLES], stale: false },
+    });
+  }
+}
+
 /** Throws ERR_START_NOT_FROZEN / ERR_START_NOT_APPROVED unless allowed (or forced with a reason). */
 export async function assertStartAllowed(conns: Connections, opts: StartGateOptions, log: Logger): Promise<StartGate> {
   const { db } = conns;
@@ -120,7 +140,7 @@ export async function assertStartAllowed(conns: Connections, opts: StartGateOpti
   };
   const frozen = !flagEnabled(await getFlag(db, FLAGS.ingest));
   if (!frozen) {
-    override('frozen', new LnmError('ERR_START_NOT_FROZEN', 'ingest is not frozen. Fix: run "lnm-backfill freeze --reason <why>" first (or --force --reason)', { path: FLAGS.ingest, unrecoverable: true }));
+    override('frozen', notFrozen());
   }
   const tenant = typeof opts.args.tenant === 'string' ? opts.args.tenant : null;
   const corpus = opts.corpusSha256 ?? (await plannedCorpusSha256(db, { snapshot_bound: new Date(), tenant })).sha256;

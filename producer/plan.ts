@@ -41,7 +41,7 @@ export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<Plan
       const last = p.advisories[p.advisories.length - 1]!;
       const _id = shardId(run._id, p.index);
       pending.push({
-        manifest: { _id, run_id: run._id, advisories: p.advisories },
+        manifest: { _id, run_id: run._id, advisories: p.advisories, created_at: now },
         shard: {
           _id,
           run_id: run._id,

@@ -17,6 +17,7 @@ import { ProgressStore } from '../core/store/progress.js';
 import { errorSummary, RunStateError } from '../core/errors.js';
 import { parseTenantOption } from '../core/tenant.js';
 import { planShards } from './plan.js';
+import { assertStartAllowed, precheckStart, type StartGate } from './approvals.js';
 
 export interface StartOptions {
   dryRun: boolean;
@@ -27,13 +28,22 @@ export interface StartOptions {
   /** One tenant, or null for every tenant; '' is refused (ERR_CONFIG), never "every tenant". */
   tenant: string | null;
   commandLine: string[];
-  /** Start even if an active run's scope overlaps; the reason is recorded on the run. */
-  force?: { reason: string };
+  /**
+   * Start although a check refuses it — an active run's scope overlaps, ingest is not
+   * frozen, the plan lacks its approvals — with the reason and who, recorded on the run.
+   */
+  force?: { reason: string; by?: string };
 }
 
 /** The Redis key whose presence says the run's producer is alive and planning. */
 export function planningKey(prefix: string, runId: string): string {
   return `${prefix}:planning:${runId}`;
+}
+
+/** The run's arguments as recorded (and approved: a plan is these without dry_run, plus the corpus hash). */
+function runArgs(opts: StartOptions): Record<string, unknown> {
+  const rollbackOnStop = opts.rollbackOnStop ?? opts.stopOnError;
+  return { dry_run: opts.dryRun, batch_size: opts.batchSize, stop_on_error: opts.stopOnError, rollback_on_stop: rollbackOnStop, tenant: parseTenantOption(opts.tenant) };
 }
 
 async function record(conns: Connections, opts: StartOptions): Promise<RunDoc> {
@@ -48,10 +58,10 @@ async function record(conns: Connections, opts: StartOptions): Promise<RunDoc> {
     batch_size: opts.batchSize,
     tenant,
     command_line: opts.commandLine,
-    args: { dry_run: opts.dryRun, batch_size: opts.batchSize, stop_on_error: opts.stopOnError, rollback_on_stop: rollbackOnStop, tenant },
+    args: runArgs(opts),
     snapshot_bound: new Date(),
     observations_before: await conns.db.collection(COLL.observations).countDocuments({}),
-    ...(opts.force ? { forced: { reason: opts.force.reason, overlapping: [] } } : {}),
+    ...(opts.force ? { forced: { reason: opts.force.reason, by: opts.force.by ?? null, overlapping: [] } } : {}),
     created_at: new Date(),
   });
 }
@@ -80,8 +90,13 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
     await syncDispatch(conns, run._id, 'planned');
     await registerRun(conns, run._id);
     let planned;
+    let gate: StartGate | undefined;
     try {
       planned = await planShards(db, run, log);
+      if (!run.dry_run) {
+        const force = run.forced ? { force: true, reason: run.forced.reason, ...(run.forced.by ? { by: run.forced.by } : {}) } : {};
+        gate = await assertStartAllowed(conns, { args: run.args, corpusSha256: planned.corpus_sha256, ...force }, log);
+      }
       await new ProgressStore(conns.sharedRedis(), conns.cfg.queuePrefix).init(run._id);
       await enqueueShards(conns, run._id, Array.from({ length: planned.shards }, (_, i) => i));
     } catch (err) {
@@ -96,6 +111,7 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
         shards_total: planned.shards,
         snapshot: { docs: planned.docs, advisories: planned.advisories, corpus_sha256: planned.corpus_sha256 },
         started_at: new Date(),
+        ...(gate ? { start_gate: { plan_hash: gate.plan_hash, frozen: gate.frozen, approvals: gate.approvals.map((a) => ({ role: a.role, by: a.by, at: a.at, dry_run_id: a.dry_run_id })), forced: gate.forced } } : {}),
       },
     });
     await syncDispatch(conns, run._id, started.state);
@@ -108,6 +124,7 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
 
 export async function startRun(conns: Connections, opts: StartOptions, log: Logger): Promise<RunDoc> {
   await ensureIndexes(conns.db);
+  if (!opts.dryRun) await precheckStart(conns, { args: runArgs(opts), force: opts.force !== undefined });
   const run = await record(conns, opts);
   const rlog = log.child({ run_id: run._id });
   rlog.info({ args: run.args }, 'run recorded');

@@ -57,6 +57,11 @@ export interface Command {
   options: Readonly<Record<string, OptionSpec>>;
   /** Extra lines at the end of the usage. */
   notes?: readonly string[];
+  /**
+   * Whether the database must be migrated before the command runs (default true); a
+   * function decides from the parsed options (e.g. `seed --out` touches no database).
+   */
+  migrated?: boolean | ((options: OptionValues) => boolean);
   run(ctx: CommandContext): Promise<CommandResult>;
 }
 

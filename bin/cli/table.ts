@@ -5,8 +5,11 @@ import { start, status, validate } from '../commands/run.js';
 import { monitor, worker } from '../commands/roles.js';
 import { cancel, pause, resume, rollback } from '../commands/control.js';
 import { demo } from '../commands/demo.js';
+import { approve, freeze, migrate, preflight, publisher, unfreeze } from '../commands/operations.js';
 
-export const COMMANDS: readonly Command[] = [services, importCmd, seed, start, worker, monitor, status, pause, resume, cancel, validate, rollback, demo];
+export const COMMANDS: readonly Command[] = [
+  services, migrate, preflight, importCmd, seed, freeze, start, approve, worker, monitor, publisher, status, pause, resume, cancel, validate, rollback, unfreeze, demo,
+];
 
 export function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);

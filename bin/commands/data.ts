@@ -4,6 +4,7 @@ import type { Command } from '../cli/command.js';
 
 export const services: Command = {
   name: 'services',
+  migrated: false,
   summary: 'make Redis and a MongoDB-wire server available (reuse, else start on 127.0.0.1); down stops only what up started',
   positionals: [{ name: 'action', description: 'up, down or status', choices: ['up', 'down', 'status'] }],
   options: {},
@@ -36,6 +37,7 @@ export const importCmd: Command = {
 
 export const seed: Command = {
   name: 'seed',
+  migrated: (options) => options.out === undefined,
   summary: 'a deterministic synthetic corpus, imported into the database or written to a file',
   positionals: [],
   options: {

@@ -6,7 +6,7 @@ import type { Command, CommandContext } from '../cli/command.js';
  * Resolves on SIGTERM/SIGINT, or when the parent that started this process with an IPC
  * channel (`start --wait --local-workers`) goes away, so a worker never outlives it.
  */
-function untilStopped(ctx: CommandContext): Promise<string> {
+export function untilStopped(ctx: CommandContext): Promise<string> {
   return new Promise((resolve) => {
     const stop = (why: string) => () => resolve(why);
     process.once('SIGTERM', stop('SIGTERM'));

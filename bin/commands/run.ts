@@ -3,6 +3,7 @@ import { openSync } from 'node:fs';
 import { getRunStatus, startBackfill, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
 import { UsageError } from '../../core/errors.js';
 import { parseTenantOption } from '../../core/tenant.js';
+import { operatorName } from '../../producer/freeze.js';
 import { usage, type Command, type CommandContext } from '../cli/command.js';
 import { ProgressView, progressLine } from '../progress.js';
 
@@ -39,8 +40,9 @@ export const start: Command = {
     'local-workers': { type: 'integer', value: 'N', min: 0, description: 'with --wait: start N worker processes for the run' },
     'rollback-on-stop': { type: 'boolean', description: 'roll back when the run is stopped (the default with --stop-on-error)' },
     'no-rollback-on-stop': { type: 'boolean', description: 'leave a stopped run failed, without rolling it back' },
-    force: { type: 'boolean', description: 'start even over an active run whose scope overlaps (needs --reason)' },
-    reason: { type: 'string', value: 'TEXT', description: 'why --force is needed (recorded on the run)' },
+    force: { type: 'boolean', description: 'start although unfrozen, unapproved or overlapping an active run (needs --reason)' },
+    reason: { type: 'string', value: 'TEXT', description: 'why --force is needed (recorded on the run and in the evidence)' },
+    by: { type: 'string', value: 'NAME', description: 'who forces (recorded with the reason; default: the OS user)' },
     resume: { type: 'string', value: 'RUN', description: 're-plan a run whose planning was interrupted (its producer died)' },
   },
   async run(ctx) {
@@ -51,7 +53,7 @@ export const start: Command = {
     const rollbackOnStop = o['rollback-on-stop'] ? true : o['no-rollback-on-stop'] ? false : undefined;
     const queued = await startBackfill({
       ...(rollbackOnStop === undefined ? {} : { rollbackOnStop }),
-      ...(o.force ? { force: { reason: String(o.reason) } } : {}),
+      ...(o.force ? { force: { reason: String(o.reason), by: typeof o.by === 'string' ? o.by : operatorName() } } : {}),
       ...(o.resume ? { resume: String(o.resume) } : {}),
       config: ctx.cfg,
       log: ctx.log,

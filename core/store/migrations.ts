@@ -107,9 +107,9 @@ export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
   const ttl: TtlSpec[] = [
     // Unpublished rows have publishedAt null: a TTL index only expires dates.
     { coll: COLL.events, name: 'event_published_ttl', field: 'publishedAt', expireAfterSeconds: cfg.retention.outboxDays * DAY_S },
-    // A shard's manifest after its shard finished (done or failed with a verdict); the run
-    // document keeps its counters, and rollback falls back to its run_id sweep.
-    { coll: COLL.shards, name: 'shard_manifest_ttl', field: 'finished_at', expireAfterSeconds: cfg.retention.manifestDays * DAY_S },
+    // A shard's manifest, some days after the run was planned (runs last hours): the shard
+    // documents keep their counts, and rollback falls back to its run_id sweep.
+    { coll: COLL.manifests, name: 'manifest_ttl', field: 'created_at', expireAfterSeconds: cfg.retention.manifestDays * DAY_S },
   ];
   return [
     {
@@ -138,7 +138,7 @@ export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
     },
     {
       id: '0003_ttl',
-      description: 'TTL: published outbox rows and finished shard manifests expire after the configured days',
+      description: 'TTL: published outbox rows and shard manifests expire after the configured days',
       definition: { ttl },
       async up(db) {
         const notes: string[] = [];

@@ -48,6 +48,13 @@ export interface RunUpdate {
   /** An error of the rollback itself, kept beside the original one. */
   rollback_error?: ErrorInfo;
   report?: { ok: boolean; sha256: string };
+  /** What the start gate found (freeze, approvals) and any check overridden with --force. */
+  start_gate?: {
+    plan_hash: string;
+    frozen: boolean;
+    approvals: Array<{ role: string; by: string; at: Date; dry_run_id: string }>;
+    forced: Array<{ check: string; reason: string; by: string | null; at: Date }>;
+  };
 }
 
 export interface RunDoc extends RunUpdate {
@@ -64,7 +71,7 @@ export interface RunDoc extends RunUpdate {
   snapshot_bound: Date;
   observations_before: number;
   /** Set when the run was started over an overlapping active run with --force. */
-  forced?: { reason: string; overlapping: string[] };
+  forced?: { reason: string; by: string | null; overlapping: string[] };
   created_at: Date;
   // Derived from the run log on every read:
   state: RunState;

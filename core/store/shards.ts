@@ -50,6 +50,8 @@ export interface ManifestDoc {
   _id: string;
   run_id: string;
   advisories: AdvisoryGroup[];
+  /** When the run was planned (manifests expire LNM_MANIFEST_TTL_DAYS after it). */
+  created_at: Date;
 }
 
 export function shardsColl(db: Db) {

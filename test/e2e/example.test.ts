@@ -7,10 +7,11 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { cliJson, RUSTSEC } from '../helpers/env.js';
+import { cliJson, quietLog, RUSTSEC } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
 import { type ImportJson, type RunJson, rustsecExpected, type SeedJson } from '../helpers/oracle.js';
 import { childEnv } from '../../core/config.js';
+import { approveDryRun, freeze, startBackfill, waitForRun } from '../../api/index.js';
 
 const EXAMPLE = fileURLToPath(new URL('../../dist/examples/enqueue-backfill.js', import.meta.url));
 const X = rustsecExpected();
@@ -25,6 +26,14 @@ describe('examples/enqueue-backfill.ts', () => {
     const other = await cliJson<SeedJson>(cfg, ['seed', '--docs', '300', '--seed', '5', '--tenants', '2', '--json']);
     expect(other.import?.accepted).toBe(300);
     const worker = res.worker(cfg);
+    // The start gate, as an operator would satisfy it: frozen, and an approved dry run with
+    // the example's arguments (tenant default, stop-on-error, the default batch size).
+    const o = { config: cfg, log: quietLog };
+    await freeze({ ...o, reason: 'example', by: 'test' });
+    const dry = await startBackfill({ ...o, dryRun: true, tenant: 'default', stopOnError: true });
+    expect((await waitForRun(dry.run_id, o)).state).toBe('succeeded');
+    await approveDryRun(dry.run_id, { ...o, role: 'storage', by: 'alice' });
+    await approveDryRun(dry.run_id, { ...o, role: 'security', by: 'bob' });
 
     const child = spawn(process.execPath, [EXAMPLE, 'default'], { env: childEnv(cfg) });
     let stdout = '';

@@ -108,8 +108,8 @@ export async function rustsecHead(dir: string, n: number, name = `head-${n}.json
  * A whole run in this process, no queue consumer: plan, process every shard, finalize.
  * (The jobs `startRun` enqueues stay in the test's own queue prefix until cleanup.)
  */
-export async function runInProcess(conns: Connections, opts: { dryRun: boolean; batchSize?: number }): Promise<RunDoc> {
-  const run = await startRun(conns, { dryRun: opts.dryRun, batchSize: opts.batchSize ?? 100, stopOnError: false, tenant: null, commandLine: ['test'] }, quietLog);
+export async function runInProcess(conns: Connections, opts: { dryRun: boolean; batchSize?: number; force?: { reason: string } }): Promise<RunDoc> {
+  const run = await startRun(conns, { dryRun: opts.dryRun, batchSize: opts.batchSize ?? 100, stopOnError: false, tenant: null, commandLine: ['test'], ...(opts.force ? { force: opts.force } : {}) }, quietLog);
   for (let shard = 0; shard < run.shards_total; shard++) {
     await processShard(shardContext(conns, quietLog), { run_id: run._id, shard });
   }

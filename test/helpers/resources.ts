@@ -6,7 +6,8 @@
  */
 import { once } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
-import { afterAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { migrateDatabase } from '../../api/index.js';
 import type { Config } from '../../core/config.js';
 import { Connections } from '../../core/connections.js';
 import { cleanup, pipelineConfig, pollUntil, removeHome, spawnWorker } from './env.js';
@@ -21,10 +22,11 @@ export class Resources {
   readonly configs: Array<{ cfg: Config; home: string }> = [];
   private readonly closeables: Closeable[] = [];
 
-  /** A configuration with its own database, queue prefix and home, dropped at teardown. */
+  /** A configuration with its own database (migrated before the file's tests), queue prefix and home, dropped at teardown. */
   config(name: string, extra: Record<string, string> = {}): Config {
     const c = pipelineConfig(name, extra);
     this.configs.push(c);
+    beforeAll(() => migrateDatabase({ config: c.cfg }).then(() => undefined));
     return c.cfg;
   }
 

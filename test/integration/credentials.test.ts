@@ -71,10 +71,11 @@ describe('credentials never reach the output', () => {
   it('import, a run with a local worker, status and validate log nothing secret', async () => {
     const file = path.join(ok.home, 'cred.jsonl');
     writeFileSync(file, `${[doc('C-1', 0), doc('C-1', 1), doc('C-2', 0), '{"broken":'].join('\n')}\n`);
+    expect((await cli(ok, ['migrate', '--json'])).code).toBe(0);
     const imp = await cli(ok, ['import', file, '--json']);
     expect(imp.code).toBe(0);
     expect(JSON.parse(imp.stdout)).toMatchObject({ accepted: 3, rejected: { ERR_INPUT_JSON: 1 } });
-    const start = await cli(ok, ['start', '--wait', '--local-workers=1', '--json']);
+    const start = await cli(ok, ['start', '--force', '--reason=test', '--wait', '--local-workers=1', '--json']);
     expect(start.code).toBe(0);
     const run = JSON.parse(start.stdout.trim().split('\n').pop()!) as { run_id: string; state: string; edges_inserted: number };
     expect(run).toMatchObject({ state: 'succeeded', edges_inserted: 1 });

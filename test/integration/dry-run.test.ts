@@ -73,7 +73,7 @@ describe('dry run', () => {
 
   it('a real run afterwards writes exactly what the dry run reported', async () => {
     expect(dry).toBeDefined();
-    const real = await cliJson<RunJson>(cfg, ['start', '--wait', '--local-workers=1', '--json']);
+    const real = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--wait', '--local-workers=1', '--json']);
     expect(real).toMatchObject({ state: 'succeeded', dry_run: false, violations: 0, errors: 0, idempotent_hits: 0 });
     expect(real.edges_inserted).toBe(dry!.edges_inserted);
     expect(real.tombstones_inserted).toBe(dry!.tombstones_inserted);

@@ -104,7 +104,7 @@ describe('hostile corpus', () => {
   }, LONG);
 
   it('the real run gives the expected edge digest, no duplicates, no violations', async () => {
-    const run = await cliJson<RunJson>(main.cfg, ['start', '--wait', '--local-workers=1', '--json']);
+    const run = await cliJson<RunJson>(main.cfg, ['start', '--force', '--reason=test', '--wait', '--local-workers=1', '--json']);
     expect(run).toMatchObject({ state: 'succeeded', docs: corpus.accepted, edges_inserted: corpus.edges.count, tombstones_inserted: corpus.edges.count, idempotent_hits: 0, violations: 0, errors: 0 });
     const v = await cliJson<ValidateJson>(main.cfg, ['validate', run.run_id, '--json']);
     expect(v.ok).toBe(true);

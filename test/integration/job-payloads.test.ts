@@ -20,12 +20,12 @@ const RETRYABLE = { attempts: 5, backoff: { type: 'fixed', delay: 50 } };
 beforeAll(async () => {
   conns = await res.open(cfg);
   // A real run (empty corpus: no shard) that forged jobs can name; no monitor settles it.
-  const run = await startRun(conns, { dryRun: false, batchSize: 10, stopOnError: false, tenant: null, commandLine: ['test'] }, quietLog);
+  const run = await startRun(conns, { dryRun: false, batchSize: 10, stopOnError: false, tenant: null, commandLine: ['test'], force: { reason: 'test' } }, quietLog);
   runId = run._id;
   expect(run.state).toBe('running');
   const broken = { _id: `${runId}-s000008`, run_id: runId, shard: 8, state: 'pending', docs: 1, first_key: 'x', last_key: 'x', attempts: 0 };
   await shardsColl(conns.db).insertOne(broken as never);
-  await manifestsColl(conns.db).insertOne({ _id: broken._id, run_id: runId, advisories: 'not an array' as never });
+  await manifestsColl(conns.db).insertOne({ _id: broken._id, run_id: runId, advisories: 'not an array' as never, created_at: new Date() });
 });
 
 async function settledFailure(queue: Queue, job: Job): Promise<{ state: string; attemptsMade: number; failedReason: string }> {

@@ -50,7 +50,7 @@ describe('backfill outbox rows', () => {
   }, LONG);
 
   it('a real run writes one row per changed observation; a retried shard adds none', async () => {
-    const run = await startRun(conns, { dryRun: false, batchSize: 100, stopOnError: false, tenant: null, commandLine: ['test'] }, quietLog);
+    const run = await startRun(conns, { dryRun: false, batchSize: 100, stopOnError: false, tenant: null, commandLine: ['test'], force: { reason: 'test' } }, quietLog);
     runId = run._id;
     for (let s = 0; s < run.shards_total; s++) await processShard(ctx(), { run_id: runId, shard: s });
     const edges = await conns.db.collection(COLL.supersedes).find({ run_id: runId }).toArray();

@@ -44,7 +44,7 @@ describe('pause, resume and cancel a live run', () => {
   it('seeds a corpus, starts a run and a worker; a shard finishes', async () => {
     const seed = await cliJson<SeedJson>(cfg, ['seed', '--docs', '4000', '--seed', '3', '--tenants', '2', '--json'], { env: ENV });
     expect(seed.import?.accepted).toBeGreaterThan(3900);
-    const run = await cliJson<RunJson>(cfg, ['start', '--batch-size=100', '--json'], { env: ENV });
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--batch-size=100', '--json'], { env: ENV });
     expect(run.state).toBe('running');
     expect(run.shards).toBeGreaterThan(20);
     runId = run.run_id;

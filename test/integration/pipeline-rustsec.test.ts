@@ -43,7 +43,7 @@ describe('pipeline on the rustsec corpus', () => {
   }, LONG);
 
   it('a first run with 2 local workers and --stop-on-error writes exactly the expected edges and tombstones', async () => {
-    const r = await cliJson<RunJson>(cfg, ['start', '--wait', '--local-workers=2', '--stop-on-error', '--json']);
+    const r = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--wait', '--local-workers=2', '--stop-on-error', '--json']);
     expect(r).toMatchObject({
       state: 'succeeded',
       dry_run: false,
@@ -99,7 +99,7 @@ describe('pipeline on the rustsec corpus', () => {
   }, LONG);
 
   it('a second run over the same corpus inserts nothing: every write is an idempotency hit', async () => {
-    const r = await cliJson<RunJson>(cfg, ['start', '--wait', '--local-workers=1', '--json']);
+    const r = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--wait', '--local-workers=1', '--json']);
     expect(r.run_id).not.toBe(firstRun?.run_id);
     expect(r).toMatchObject({
       state: 'succeeded',

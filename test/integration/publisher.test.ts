@@ -70,7 +70,7 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
     publisher = backgroundPublisher(conns);
     expect((await acknowledged('stopped')).transport).toBe(kind);
 
-    const run = await runInProcess(conns, { dryRun: false });
+    const run = await runInProcess(conns, { dryRun: false, force: { reason: 'test: no approvals needed here' } });
     expect(run.state).toBe('succeeded');
     const backfillRows = await outboxColl(conns.db).countDocuments({ run_id: run._id });
     const chains = new Set((await conns.db.collection(COLL.supersedes).find({ run_id: run._id }).toArray()).map((e) => e.upstream_id)).size;

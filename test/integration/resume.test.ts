@@ -30,7 +30,7 @@ describe('resume', () => {
     const imp = await cliJson<ImportJson>(cfg, ['import', RUSTSEC, '--json']);
     expect(imp.accepted).toBe(X.accepted_documents_after_duplicate_drop);
     // No --wait: the run is planned, its jobs wait in the queue with no worker.
-    const started = await cliJson<RunJson>(cfg, ['start', '--json']);
+    const started = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--json']);
     expect(started.state).toBe('running');
     expect(started.shards).toBeGreaterThanOrEqual(2);
     const runId = started.run_id;
@@ -106,7 +106,7 @@ describe('resume', () => {
     const seed = await cliJson<SeedJson>(cfg, ['seed', '--docs', '6000', '--seed', '7', '--tenants', '2', '--json']);
     expect(seed.docs).toBe(6000);
     expect(seed.import?.rejected).toEqual({});
-    const started = await cliJson<RunJson>(cfg, ['start', '--batch-size=100', '--json']);
+    const started = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--batch-size=100', '--json']);
     expect(started.state).toBe('running');
     const runId = started.run_id;
     const total = started.shards;

@@ -30,7 +30,7 @@ const LONG = 600_000;
 describe('rollback and writers', () => {
   it('a rollback is refused while a shard is in flight; the late writer fences itself; then zero remaining', async () => {
     expect((await cliJson<ImportJson>(cfg, ['import', RUSTSEC, '--json'], { env: ENV })).accepted).toBe(X.accepted_documents_after_duplicate_drop);
-    const run = await cliJson<RunJson>(cfg, ['start', '--batch-size=200', '--json'], { env: ENV });
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--batch-size=200', '--json'], { env: ENV });
     const conns = await res.open(cfg);
     let armed = false;
     let heldId: string | undefined;
@@ -91,7 +91,7 @@ describe('rollback and writers', () => {
   }
 
   async function finishedRun(): Promise<string> {
-    const run = await cliJson<RunJson>(cfg, ['start', '--batch-size=100', '--json'], { env: ENV });
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--batch-size=100', '--json'], { env: ENV });
     const conns = await res.open(cfg);
     const worker = res.worker(cfg, ENV);
     const end = await driveToEnd(conns, run.run_id, LONG);

@@ -32,7 +32,7 @@ describe('stop-on-error and rollback', () => {
   it('a first run over the rustsec corpus succeeds with 1807 edges', async () => {
     const imp = await cliJson<ImportJson>(cfg, ['import', RUSTSEC, '--json'], { env: ENV });
     expect(imp.accepted).toBe(3033);
-    const r = await cliJson<RunJson>(cfg, ['start', '--wait', '--local-workers=1', '--json'], { env: ENV });
+    const r = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--wait', '--local-workers=1', '--json'], { env: ENV });
     expect(r).toMatchObject({ state: 'succeeded', edges_inserted: EDGES, tombstones_inserted: EDGES, violations: 0, errors: 0 });
     firstRun = r.run_id;
   }, 900_000);
@@ -42,7 +42,7 @@ describe('stop-on-error and rollback', () => {
     const conns = await res.open(cfg);
     const { db } = conns;
     // Planned and enqueued; no worker yet, so every job waits.
-    const second = await cliJson<RunJson>(cfg, ['start', '--stop-on-error', '--batch-size=100', '--json'], { env: ENV });
+    const second = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--stop-on-error', '--batch-size=100', '--json'], { env: ENV });
     const run2 = second.run_id;
     expect(second.state).toBe('running');
     expect(second.shards).toBeGreaterThan(6);

@@ -41,7 +41,7 @@ describe('stuck states', () => {
 
   it('producer SIGKILLed while planning: the monitor fails the run, start --resume plans and finishes it', async () => {
     const conns = await res.open(cfg);
-    const producer = spawn(process.execPath, [CLI, 'start', '--batch-size=200', '--json'], { env: { ...childEnv(cfg), ...ENV }, stdio: 'ignore' });
+    const producer = spawn(process.execPath, [CLI, 'start', '--force', '--reason=test', '--batch-size=200', '--json'], { env: { ...childEnv(cfg), ...ENV }, stdio: 'ignore' });
     const runId = await pollUntil(async () => (await listRunIds(conns.db, RUN_STATES))[0], 'the run to be recorded', 60_000, 5);
     producer.kill('SIGKILL');
     expect((await getRun(conns.db, runId)).state).toBe('planned');
@@ -69,7 +69,7 @@ describe('stuck states', () => {
 
   it('the validator dies holding the validation job: the job is recovered and the run validated', async () => {
     const conns = await res.open(cfg);
-    const run = await cliJson<RunJson>(cfg, ['start', '--json'], { env: ENV });
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--json'], { env: ENV });
     const worker = res.worker(cfg, ENV);
     // A monitor that settles runs but validates nothing: the run waits in validating.
     const settler = res.track(new Monitor(conns, quietLog, { validate: false }));
@@ -93,7 +93,7 @@ describe('stuck states', () => {
   it('validation that never reports: the run fails after the validation timeout', async () => {
     const env = { ...ENV, LNM_VALIDATE_TIMEOUT_MS: '1500' };
     const conns = await res.open({ ...cfg, monitor: { ...cfg.monitor, validateTimeoutMs: 1500 } });
-    const run = await cliJson<RunJson>(cfg, ['start', '--json'], { env });
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--json'], { env });
     const worker = res.worker(cfg, env);
     const monitor = res.track(new Monitor(conns, quietLog, { validate: false }));
     await monitor.start();
@@ -110,7 +110,7 @@ describe('stuck states', () => {
 
   it('a removed job and jobs failed for good while no monitor ran: repaired, the run succeeds', async () => {
     const conns = await res.open(cfg);
-    const run = await cliJson<RunJson>(cfg, ['start', '--batch-size=200', '--json'], { env: ENV });
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--batch-size=200', '--json'], { env: ENV });
     expect(run.shards).toBeGreaterThan(4);
     const queue = conns.queue('shards', run.run_id);
     expect((await queue.remove(shardId(run.run_id, 0))) === 1).toBe(true);
@@ -137,7 +137,7 @@ describe('stuck states', () => {
 
   it('start --wait --local-workers=2 SIGKILLed: its worker processes exit with it', async () => {
     const conns = await res.open(cfg);
-    const parent = spawn(process.execPath, [CLI, 'start', '--wait', '--local-workers=2', '--batch-size=100', '--json'], { env: { ...childEnv(cfg), ...ENV }, stdio: 'ignore' });
+    const parent = spawn(process.execPath, [CLI, 'start', '--force', '--reason=test', '--wait', '--local-workers=2', '--batch-size=100', '--json'], { env: { ...childEnv(cfg), ...ENV }, stdio: 'ignore' });
     await pollUntil(async () => (await liveWorkerCount(cfg)) === 2, 'two local workers', LONG, 50);
     parent.kill('SIGKILL');
     await pollUntil(async () => (await liveWorkerCount(cfg)) === 0, 'the local workers to exit', 60_000, 100);

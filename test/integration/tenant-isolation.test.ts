@@ -59,7 +59,7 @@ describe('tenant isolation', () => {
   }, LONG);
 
   it.each([['--tenant='], ['--tenant=  ']])('start %j is refused (exit 2, ERR_CONFIG) and creates no run', async (flag) => {
-    const r = await runCli(cfg, ['start', flag, '--json']);
+    const r = await runCli(cfg, ['start', '--force', '--reason=test', flag, '--json']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/lnm-backfill: ERR_CONFIG: --tenant: is empty/);
     expect(r.stdout).toBe('');
@@ -68,7 +68,7 @@ describe('tenant isolation', () => {
 
   it('a run scoped to one tenant reads and writes only that tenant', async () => {
     const before = await snapshotAdvisoryCollections(conns.db);
-    const run = await cliJson<RunJson>(cfg, ['start', '--tenant=acme', '--wait', '--local-workers=1', '--json']);
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--tenant=acme', '--wait', '--local-workers=1', '--json']);
     const perTenantEdges = IDS.length * (REVISIONS - 1);
     expect(run).toMatchObject({ state: 'succeeded', docs: IDS.length * REVISIONS, edges_inserted: perTenantEdges, tombstones_inserted: perTenantEdges, violations: 0, errors: 0 });
 
@@ -90,7 +90,7 @@ describe('tenant isolation', () => {
 
   it("a second tenant's run leaves the first tenant's edges as they were; the third tenant gets none", async () => {
     const acmeBefore = await edgesOf('acme');
-    const run = await cliJson<RunJson>(cfg, ['start', '--tenant=acme-eu', '--wait', '--local-workers=1', '--json']);
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--tenant=acme-eu', '--wait', '--local-workers=1', '--json']);
     expect(run).toMatchObject({ state: 'succeeded', docs: IDS.length * REVISIONS, edges_inserted: IDS.length * (REVISIONS - 1), idempotent_hits: 0 });
     expect(await edgesOf('acme')).toEqual(acmeBefore);
     const eu = await edgesOf('acme-eu');

@@ -53,7 +53,7 @@ describe('throttle on replication lag', () => {
     expect(cfg.monitor).toMatchObject({ lagThrottleS: 5, lagResumeS: 2, alertLagS: 60, alertWebhookUrl: 'http://127.0.0.1:9/hook' });
     const seed = await cliJson<SeedJson>(cfg, ['seed', '--docs', '2000', '--seed', '5', '--tenants', '1', '--json'], { env: ENV });
     expect(seed.import?.accepted).toBeGreaterThan(1900);
-    const run = await cliJson<RunJson>(cfg, ['start', '--batch-size=100', '--json'], { env: ENV });
+    const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--batch-size=100', '--json'], { env: ENV });
     expect(run.shards).toBeGreaterThan(10);
     runId = run.run_id;
     conns = await res.open(cfg);

@@ -59,7 +59,7 @@ describe('two monitors', () => {
   it('two monitors racing on a stop-on-error run: one stop, one rollback, rolled back', async () => {
     const seed = await cliJson<SeedJson>(shortCfg, ['seed', '--docs', '1200', '--seed', '7', '--tenants', '1', '--json'], { env: ENV });
     expect(seed.import?.accepted).toBeGreaterThan(1100);
-    const run = await cliJson<RunJson>(shortCfg, ['start', '--stop-on-error', '--batch-size=100', '--json'], { env: ENV });
+    const run = await cliJson<RunJson>(shortCfg, ['start', '--force', '--reason=test', '--stop-on-error', '--batch-size=100', '--json'], { env: ENV });
     expect(run.shards).toBeGreaterThan(5);
     const runId = run.run_id;
     const a = await monitorOn(shortCfg);

@@ -30,7 +30,7 @@ async function seedAndRun(which: typeof one, workers: number): Promise<Outcome> 
   expect(seed.docs).toBe(DOCS);
   expect(seed.import).toMatchObject({ accepted: DOCS, duplicates: 0, rejected: {} });
 
-  const run = await cliJson<RunJson>(cfg, ['start', '--wait', `--local-workers=${workers}`, '--batch-size=200', '--json']);
+  const run = await cliJson<RunJson>(cfg, ['start', '--force', '--reason=test', '--wait', `--local-workers=${workers}`, '--batch-size=200', '--json']);
   expect(run).toMatchObject({ state: 'succeeded', docs: DOCS, idempotent_hits: 0, violations: 0, errors: 0 });
   expect(run.shards).toBeGreaterThanOrEqual(DOCS / 200);
 
