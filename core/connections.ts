@@ -35,8 +35,9 @@ export class Connections {
     this.db = mongo.db(cfg.db);
   }
 
-  static async open(cfg: Config): Promise<Connections> {
-    const mongo = new MongoClient(cfg.mongoUrl, { serverSelectionTimeoutMS: 10_000, maxPoolSize: 20 });
+  /** `monitorCommands`: emit the driver's command events (`conns.mongo.on('commandStarted')`), for diagnostics. */
+  static async open(cfg: Config, opts: { monitorCommands?: boolean } = {}): Promise<Connections> {
+    const mongo = new MongoClient(cfg.mongoUrl, { serverSelectionTimeoutMS: 10_000, maxPoolSize: 20, monitorCommands: opts.monitorCommands ?? false });
     try {
       await mongo.connect();
     } catch (err) {

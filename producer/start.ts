@@ -12,7 +12,7 @@ import { newRunId } from '../core/contract.js';
 import { enqueueShards, registerRun, syncDispatch } from '../core/jobs.js';
 import { COLL, ensureIndexes } from '../core/store/collections.js';
 import { createRun, getRun, transitionRun, type RunDoc } from '../core/store/runs.js';
-import { acquireScope, releaseScope } from '../core/store/scope-locks.js';
+import { acquireScope, assertNoOverlap, releaseScope } from '../core/store/scope-locks.js';
 import { ProgressStore } from '../core/store/progress.js';
 import { errorSummary, RunStateError } from '../core/errors.js';
 import { parseTenantOption } from '../core/tenant.js';
@@ -124,6 +124,7 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
 
 export async function startRun(conns: Connections, opts: StartOptions, log: Logger): Promise<RunDoc> {
   await ensureIndexes(conns.db);
+  if (!opts.dryRun && !opts.force) await assertNoOverlap(conns.db, parseTenantOption(opts.tenant));
   if (!opts.dryRun) await precheckStart(conns, { args: runArgs(opts), force: opts.force !== undefined });
   const run = await record(conns, opts);
   const rlog = log.child({ run_id: run._id });

@@ -77,6 +77,12 @@ async function overlapping(db: Db, runId: string, tenant: string | null): Promis
   return out;
 }
 
+/** Refuse early (before a run is recorded) when an active run's scope overlaps `tenant`. Read-only. */
+export async function assertNoOverlap(db: Db, tenant: string | null): Promise<void> {
+  const active = await overlapping(db, '', tenant);
+  if (active.length > 0) throw new ScopeOverlapError('(new)', active);
+}
+
 /**
  * Hold the run's scope; throws ScopeOverlapError naming the overlapping active runs. With
  * `force`, an overlap is allowed (the caller records the reason) and only the run's own

@@ -77,16 +77,42 @@ export async function runJobs(conns: Connections, runId: string): Promise<Record
   return { waiting: c.waiting ?? 0, delayed: c.delayed ?? 0, prioritized: c.prioritized ?? 0, active: c.active ?? 0 };
 }
 
-/** Counts `delayed` events (a worker deferring a shard of a paused/throttled run). */
-export class DelayedCounter {
+/**
+ * Permits for shard writes, handed to an in-process worker's `beforeWrite` hook: a shard
+ * writes only against a permit, so a test decides how many shards finish and which one is
+ * held in flight.
+ */
+export class Permits {
+  private left = 0;
+  private wake: (() => void) | undefined;
+  /** The shard waiting for a permit right now. */
+  waiting: string | undefined;
+
+  grant(n: number): void {
+    this.left += n;
+    this.wake?.();
+  }
+
+  /** No permit left: the next shard to write waits. */
+  revoke(): void {
+    this.left = 0;
+  }
+
+  readonly take = async (shardId: string): Promise<void> => {
+    while (this.left === 0) {
+      this.waiting = shardId;
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    this.waiting = undefined;
+    this.left--;
+  };
+}
+
+/** Jobs of a run's queue taken by a worker (BullMQ `active` events). */
+export class FetchCounter {
   count = 0;
-  readonly byJob = new Map<string, number>();
-  constructor(events: QueueEvents, runId: string) {
-    events.on('delayed', ({ jobId }: { jobId: string }) => {
-      if (!jobId.startsWith(`${runId}-`)) return;
-      this.count++;
-      this.byJob.set(jobId, (this.byJob.get(jobId) ?? 0) + 1);
-    });
+  constructor(events: QueueEvents) {
+    events.on('active', () => this.count++);
   }
 }
 

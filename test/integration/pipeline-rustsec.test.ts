@@ -70,7 +70,7 @@ describe('pipeline on the rustsec corpus', () => {
       expect(await conns.db.collection(COLL.tombstones).countDocuments({ run_id: r.run_id })).toBe(X.expected_supersedes_edges);
       const shards = await conns.db.collection(COLL.shards).find({ run_id: r.run_id }, { projection: { state: 1, docs: 1, attempts: 1 } }).toArray();
       expect(shards).toHaveLength(r.shards);
-      expect(shards.every((s) => s.state === 'done' && s.attempts === 1)).toBe(true);
+      expect(shards.every((s) => s.state === 'done' && s.attempts >= 1)).toBe(true);
       expect(shards.reduce((n, s) => n + (s.docs as number), 0)).toBe(X.accepted_documents_after_duplicate_drop);
     } finally {
       await res.close(conns);

@@ -1,14 +1,19 @@
 /**
  * Throttling on replication lag with hysteresis, and the lag alert raised once
- * (real Redis + MongoDB-wire server, one real worker process, an in-process Monitor
- * whose probe reports the lag the test sets and whose webhook fetch is captured).
+ * (real Redis + MongoDB-wire server; an in-process Monitor whose probe reports the lag
+ * the test sets and whose webhook fetch is captured; an in-process worker whose shards
+ * write only against permits the test hands out, so which shard is in flight when the
+ * run is throttled is decided by the test). While throttled the run's queue is paused:
+ * no job is even fetched.
  */
 import { describe, expect, it } from 'vitest';
 import { cliJson, pollUntil, quietLog } from '../helpers/env.js';
-import { exited, useResources } from '../helpers/resources.js';
+import { useResources } from '../helpers/resources.js';
 import { type RunJson, type SeedJson } from '../helpers/oracle.js';
-import { DelayedCounter, FakeProbe, FAST_MONITOR_ENV, lastEntry, runJobs, shardSnap, type ShardSnap, WebhookSink } from '../helpers/monitor.js';
-import type { ChildProcess } from 'node:child_process';
+import { FakeProbe, FAST_MONITOR_ENV, FetchCounter, lastEntry, Permits, runJobs, shardSnap, type ShardSnap, WebhookSink } from '../helpers/monitor.js';
+import type { QueueEvents } from 'bullmq';
+import { startWorker, type WorkerHandle } from '../../api/index.js';
+import { shardQueueName } from '../../core/contract.js';
 import type { Connections } from '../../core/connections.js';
 import { getRun } from '../../core/store/runs.js';
 import { inGroup, TERMINAL_STATES } from '../../core/store/run-status.js';
@@ -31,8 +36,10 @@ const sink = new WebhookSink();
 let conns: Connections;
 let monitor: Monitor;
 let alerter: Alerter;
-let worker: ChildProcess;
-let deferred: DelayedCounter;
+let worker: WorkerHandle;
+let events: QueueEvents;
+let fetched: FetchCounter;
+const permits = new Permits();
 let runId = '';
 let held: ShardSnap;
 
@@ -43,10 +50,6 @@ const ticks = (n: number) => {
   const target = probe.calls + n;
   return pollUntil(async () => probe.calls >= target, `${n} monitor ticks`, 60_000, 20);
 };
-function deferredAgain(times: number): Promise<true> {
-  const start = new Map(deferred.byJob);
-  return pollUntil(async () => [...deferred.byJob].some(([id, n]) => n - (start.get(id) ?? 0) >= times) || null, 'a shard deferred again', 60_000);
-}
 
 describe('throttle on replication lag', () => {
   it('a run progresses under an in-process monitor while the lag is low', async () => {
@@ -57,14 +60,15 @@ describe('throttle on replication lag', () => {
     expect(run.shards).toBeGreaterThan(10);
     runId = run.run_id;
     conns = await res.open(cfg);
-    const events = conns.queueEvents('shards');
+    events = conns.queueEvents(shardQueueName(runId));
+    fetched = new FetchCounter(events);
     await events.waitUntilReady();
-    deferred = new DelayedCounter(events, runId);
     alerter = new Alerter(quietLog, cfg.monitor, sink.fetch);
     monitor = res.track(new Monitor(conns, quietLog, { probe: probe.probe, alerter }));
     await monitor.start();
-    worker = res.worker(cfg, ENV);
-    await pollUntil(async () => (await shardSnap(conns.db, runId)).done.size >= 1, 'a first shard done', 300_000);
+    worker = res.track(await startWorker({ config: cfg, log: quietLog, concurrency: 1, hooks: { beforeWrite: permits.take } }));
+    permits.grant(1);
+    await pollUntil(async () => (await shardSnap(conns.db, runId)).done.size === 1 && permits.waiting, 'a first shard done, a second in flight', 300_000);
     expect(await state()).toBe('running');
     expect(sink.calls).toEqual([]);
   }, 600_000);
@@ -81,13 +85,16 @@ describe('throttle on replication lag', () => {
     expect(run.state_reason).toMatch(/lag 70\.0s > 5s/);
     expect(run.throttle_reasons).toEqual(['lag 70.0s > 5s']);
 
-    // The shard in flight at the switch may still finish; after it, nothing does.
+    // The shard in flight at the switch finishes; after it, no job is even fetched.
+    permits.grant(1000);
     await pollUntil(async () => (await runJobs(conns, runId)).active === 0, 'no shard in flight', 120_000);
     held = await shardSnap(conns.db, runId);
     const heldAt = Date.now();
-    expect(held.pending).toBeGreaterThan(3);
-    await deferredAgain(2);
+    expect(held.done.size).toBe(2);
+    expect(held.pending).toBe(held.total - 2);
+    const fetchedAtHold = fetched.count;
     await ticks(5);
+    expect(fetched.count - fetchedAtHold, 'jobs of a throttled run fetched').toBe(0);
     const after = await shardSnap(conns.db, runId);
     expect(after.done).toEqual(held.done);
     expect(after.lastFinished).toBeLessThanOrEqual(heldAt);
@@ -136,9 +143,9 @@ describe('throttle on replication lag', () => {
   it('closing the monitor releases its lock; the worker stops', async () => {
     await monitor.close();
     const lockKey = monitor.lock.key;
-    await res.stop(worker);
-    expect(exited(worker)).toBe(true);
+    await worker.close();
     expect(await conns.redis().exists(lockKey)).toBe(0);
+    await events.close();
     await res.close(conns);
   });
 
