@@ -13,6 +13,12 @@ export interface Config {
   mongoUrlFromEnv: boolean;
   redisUrl: string;
   redisUrlFromEnv: boolean;
+  /**
+   * Redis Cluster seed nodes (REDIS_CLUSTER_NODES=host:port,...): BullMQ and every control
+   * key then go to the cluster, with LNM_QUEUE_PREFIX a hash tag (`{lnm}`) so each queue's
+   * keys share one slot. Empty = the single Redis of REDIS_URL.
+   */
+  redisClusterNodes: Array<{ host: string; port: number }>;
   /** Database name (LNM_DB). */
   db: string;
   /** BullMQ key prefix (LNM_QUEUE_PREFIX), so several deployments share one Redis. */
@@ -160,6 +166,19 @@ function mongoUrl(env: Env, name: string, dflt: string): { value: string; fromEn
 }
 
 const NAME = /^[A-Za-z0-9_-]{1,60}$/;
+/** A queue prefix: a name, or a Redis Cluster hash tag `{name}` (required with REDIS_CLUSTER_NODES). */
+const PREFIX = /^([A-Za-z0-9_-]{1,60}|\{[A-Za-z0-9_-]{1,58}\})$/;
+
+function clusterNodes(env: Env): Array<{ host: string; port: number }> {
+  const v = env.REDIS_CLUSTER_NODES;
+  if (v === undefined || v.trim() === '') return [];
+  return v.split(',').map((item) => {
+    const m = /^\s*([A-Za-z0-9.-]+|\[[0-9a-fA-F:]+\]):(\d{1,5})\s*$/.exec(item);
+    const port = Number(m?.[2]);
+    if (!m || port < 1 || port > 65535) throw new ConfigError('REDIS_CLUSTER_NODES', `"${item.trim()}" is not host:port (a comma-separated list of cluster nodes)`);
+    return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  });
+}
 /** A NATS subject prefix: dot-separated tokens without wildcards. */
 const SUBJECT_PREFIX = /^[A-Za-z0-9_-]{1,40}(\.[A-Za-z0-9_-]{1,40}){0,3}$/;
 
@@ -176,7 +195,8 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: redis.value,
     redisUrlFromEnv: redis.fromEnv,
     db: str(env, 'LNM_DB', 'lnm', NAME),
-    queuePrefix: str(env, 'LNM_QUEUE_PREFIX', 'lnm', NAME),
+    redisClusterNodes: clusterNodes(env),
+    queuePrefix: str(env, 'LNM_QUEUE_PREFIX', 'lnm', PREFIX),
     logLevel: str(env, 'LNM_LOG_LEVEL', 'info', /^(trace|debug|info|warn|error|fatal|silent)$/),
     homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'))),
     ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
@@ -229,6 +249,9 @@ export function loadConfig(env: Env = process.env): Config {
       manifestDays: num(env, 'LNM_MANIFEST_TTL_DAYS', 30, 1, 3650),
     },
   };
+  if (cfg.redisClusterNodes.length > 0 && !cfg.queuePrefix.startsWith('{')) {
+    throw new ConfigError('LNM_QUEUE_PREFIX', `"${cfg.queuePrefix}" must be a hash tag such as {${cfg.queuePrefix}} with REDIS_CLUSTER_NODES (BullMQ keeps each queue's keys in one slot)`);
+  }
   return Object.freeze(cfg);
 }
 
@@ -238,6 +261,7 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     ...process.env,
     MONGO_URL: cfg.mongoUrl,
     REDIS_URL: cfg.redisUrl,
+    REDIS_CLUSTER_NODES: cfg.redisClusterNodes.map((n) => `${n.host}:${n.port}`).join(','),
     LNM_DB: cfg.db,
     LNM_QUEUE_PREFIX: cfg.queuePrefix,
     LNM_HOME: cfg.homeDir,

@@ -4,7 +4,7 @@
  * runs a function and always closes.
  */
 import { MongoClient, type Db } from 'mongodb';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Config } from './config.js';
 import { CONTRACT, shardQueueName, type JobData, type JobName, type QueueKey, type SharedQueueKey } from './contract.js';
@@ -14,9 +14,22 @@ import { redactUrl } from './redact.js';
 /** A BullMQ queue typed by the contract: its payload and job name. */
 export type TypedQueue<K extends QueueKey> = Queue<JobData<K>, unknown, JobName<K>>;
 
-export function redisClient(cfg: Pick<Config, 'redisUrl'>): Redis {
-  // BullMQ requires maxRetriesPerRequest: null for blocking connections.
-  return new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+/**
+ * A Redis connection: the single Redis of REDIS_URL, or a Redis Cluster client when
+ * REDIS_CLUSTER_NODES is set (BullMQ accepts both; the cluster client answers the same
+ * commands, so it is typed as a Redis here). BullMQ requires maxRetriesPerRequest: null.
+ */
+export function redisClient(cfg: Pick<Config, 'redisUrl' | 'redisClusterNodes'>): Redis {
+  if (cfg.redisClusterNodes.length === 0) return new Redis(cfg.redisUrl, { maxRetriesPerRequest: null, lazyConnect: false });
+  const url = new URL(cfg.redisUrl);
+  const auth = { ...(url.username ? { username: decodeURIComponent(url.username) } : {}), ...(url.password ? { password: decodeURIComponent(url.password) } : {}) };
+  return new Cluster(cfg.redisClusterNodes, { redisOptions: { maxRetriesPerRequest: null, ...auth } }) as unknown as Redis;
+}
+
+/** The master nodes of a cluster client, or the client itself (SCAN and INFO are per node). */
+export function redisNodes(redis: Redis): Redis[] {
+  const client = redis as unknown;
+  return client instanceof Cluster ? client.nodes('master') : [redis];
 }
 
 export class Connections {

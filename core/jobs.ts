@@ -6,7 +6,7 @@
  * cost no reads at all (no worker fetches them to look at the run).
  */
 import type { Logger } from 'pino';
-import type { Connections } from './connections.js';
+import { redisNodes, type Connections } from './connections.js';
 import { jobFor, rollbackJobId, shardId, shardQueueName, SHARED_QUEUE_KEYS, validateJobId } from './contract.js';
 import type { RunState } from './store/run-status.js';
 import { listShards } from './store/shards.js';
@@ -105,12 +105,14 @@ export async function obliterateAll(conns: Connections): Promise<void> {
   const redis = conns.sharedRedis();
   const prefix = conns.cfg.queuePrefix;
   const runIds = new Set(await activeRunIds(conns));
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:${shardQueueName('*')}:meta`, 'COUNT', 1000);
-    cursor = next;
-    for (const k of keys) runIds.add(k.slice(`${prefix}:${shardQueueName('')}`.length, -':meta'.length));
-  } while (cursor !== '0');
+  for (const node of redisNodes(redis)) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}:${shardQueueName('*')}:meta`, 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) runIds.add(k.slice(`${prefix}:${shardQueueName('')}`.length, -':meta'.length));
+    } while (cursor !== '0');
+  }
   for (const runId of runIds) {
     await conns.queue('shards', runId).obliterate({ force: true });
     await conns.forgetQueue(runId);

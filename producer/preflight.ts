@@ -16,7 +16,7 @@ import { readFile } from 'node:fs/promises';
 import type { Db, Document, IndexDescription } from 'mongodb';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Connections } from '../core/connections.js';
+import { redisNodes, type Connections } from '../core/connections.js';
 import { errorSummary, LnmError } from '../core/errors.js';
 import { INDEXES, RAW_IDEMPOTENCY_INDEX } from '../core/store/collections.js';
 import { rawCorpusSha256 } from '../core/store/corpus-hash.js';
@@ -139,7 +139,19 @@ async function flagChecks(db: Db): Promise<PreflightCheck[]> {
   return out;
 }
 
+async function policies(conns: Connections): Promise<string[]> {
+  const nodes = redisNodes(conns.sharedRedis());
+  return Promise.all(nodes.map(async (n) => /^maxmemory_policy:(\S+)/m.exec(await n.info('memory'))?.[1] ?? 'unknown'));
+}
+
 async function redisCheck(conns: Connections): Promise<PreflightCheck> {
+  if (conns.cfg.redisClusterNodes.length > 0) {
+    const all = await policies(conns).catch((err: Error) => [`unreachable: ${err.message}`]);
+    const bad = all.filter((p) => p !== 'noeviction');
+    return bad.length === 0
+      ? pass('redis', `cluster of ${all.length} master(s) reachable, maxmemory-policy noeviction on each`)
+      : fail('redis', `cluster masters not all noeviction: ${bad.join(', ')}`, 'set "maxmemory-policy noeviction" on every master');
+  }
   const r = new Redis(conns.cfg.redisUrl, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 0, enableOfflineQueue: false, retryStrategy: () => null });
   r.on('error', () => undefined);
   try {
