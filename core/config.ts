@@ -5,6 +5,7 @@
 import path from 'node:path';
 import { ConnectionString } from 'mongodb-connection-string-url';
 import { ConfigError } from './errors.js';
+import { CONFIG_DOCS } from './config-docs.js';
 import { redactUrl } from './redact.js';
 
 export interface Config {
@@ -112,7 +113,22 @@ export interface MonitorConfig {
 
 type Env = Record<string, string | undefined>;
 
-function str(env: Env, name: string, dflt: string, pattern?: RegExp): string {
+/** One variable as `configReference` lists it: its default and what it accepts. */
+export interface VarInfo {
+  name: string;
+  default: string;
+  accepts: string;
+}
+
+/** While `configReference` loads the defaults, every reader notes its variable here. */
+let trace: VarInfo[] | undefined;
+
+function note(name: string, dflt: string, accepts: string): void {
+  trace?.push({ name, default: dflt, accepts });
+}
+
+function str(env: Env, name: string, dflt: string, pattern?: RegExp, shown = dflt): string {
+  note(name, shown, pattern ? String(pattern) : 'text');
   const v = env[name];
   if (v === undefined || v === '') return dflt;
   if (pattern && !pattern.test(v)) throw new ConfigError(name, `"${v}" does not match ${pattern}`);
@@ -120,6 +136,7 @@ function str(env: Env, name: string, dflt: string, pattern?: RegExp): string {
 }
 
 function num(env: Env, name: string, dflt: number, min: number, max: number, integer = true): number {
+  note(name, String(dflt), `${integer ? 'integer' : 'number'} ${min}..${max}`);
   const v = env[name];
   if (v === undefined || v === '') return dflt;
   const n = /^-?\d+(\.\d+)?$/.test(v.trim()) ? Number(v) : NaN;
@@ -131,6 +148,7 @@ function num(env: Env, name: string, dflt: number, min: number, max: number, int
 }
 
 function url(env: Env, name: string, dflt: string, schemes: string[]): { value: string; fromEnv: boolean } {
+  note(name, dflt, `URL (${schemes.map((x) => x.replace(/:$/, '')).join(', ')})`);
   const v = env[name];
   if (v === undefined || v === '') return { value: dflt, fromEnv: false };
   let parsed: URL;
@@ -148,6 +166,7 @@ function url(env: Env, name: string, dflt: string, schemes: string[]): { value: 
  * multi-host replica-set form `mongodb://u:p@h1:27017,h2:27017/?replicaSet=rs0`).
  */
 function mongoUrl(env: Env, name: string, dflt: string): { value: string; fromEnv: boolean } {
+  note(name, dflt, 'MongoDB connection string (mongodb, mongodb+srv; several hosts)');
   const v = env[name];
   if (v === undefined || v === '') return { value: dflt, fromEnv: false };
   let hosts: string[];
@@ -170,6 +189,7 @@ const NAME = /^[A-Za-z0-9_-]{1,60}$/;
 const PREFIX = /^([A-Za-z0-9_-]{1,60}|\{[A-Za-z0-9_-]{1,58}\})$/;
 
 function clusterNodes(env: Env): Array<{ host: string; port: number }> {
+  note('REDIS_CLUSTER_NODES', '', 'host:port,host:port,...');
   const v = env.REDIS_CLUSTER_NODES;
   if (v === undefined || v.trim() === '') return [];
   return v.split(',').map((item) => {
@@ -198,7 +218,7 @@ export function loadConfig(env: Env = process.env): Config {
     redisClusterNodes: clusterNodes(env),
     queuePrefix: str(env, 'LNM_QUEUE_PREFIX', 'lnm', PREFIX),
     logLevel: str(env, 'LNM_LOG_LEVEL', 'info', /^(trace|debug|info|warn|error|fatal|silent)$/),
-    homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'))),
+    homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'), undefined, './.lnm')),
     ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
     batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, 100_000),
     deleteBatch: num(env, 'LNM_DELETE_BATCH', 8, 1, 10_000),
@@ -253,6 +273,24 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('LNM_QUEUE_PREFIX', `"${cfg.queuePrefix}" must be a hash tag such as {${cfg.queuePrefix}} with REDIS_CLUSTER_NODES (BullMQ keeps each queue's keys in one slot)`);
   }
   return Object.freeze(cfg);
+}
+
+/** Every variable the configuration reads, in order, with its default, what it accepts and its meaning. */
+export function configReference(): Array<VarInfo & { doc: string }> {
+  trace = [];
+  try {
+    loadConfig({});
+    return trace.map((v) => ({ ...v, doc: CONFIG_DOCS[v.name] ?? '' }));
+  } finally {
+    trace = undefined;
+  }
+}
+
+/** The README's configuration table (between its config-reference markers). */
+export function renderConfigReference(): string {
+  const cell = (t: string) => t.replace(/\|/g, '\\|');
+  const rows = configReference().map((v) => `| \`${v.name}\` | ${v.default === '' ? '—' : `\`${cell(v.default)}\``} | ${cell(v.accepts)} | ${cell(v.doc)} |`);
+  return ['| variable | default | accepts | meaning |', '|---|---|---|---|', ...rows].join('\n');
 }
 
 /** Environment for a child process of this CLI that must see the same configuration. */

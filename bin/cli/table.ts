@@ -6,9 +6,10 @@ import { monitor, worker } from '../commands/roles.js';
 import { cancel, pause, resume, rollback } from '../commands/control.js';
 import { demo } from '../commands/demo.js';
 import { approve, freeze, migrate, preflight, publisher, unfreeze } from '../commands/operations.js';
+import { config } from '../commands/config.js';
 
 export const COMMANDS: readonly Command[] = [
-  services, migrate, preflight, importCmd, seed, freeze, start, approve, worker, monitor, publisher, status, pause, resume, cancel, validate, rollback, unfreeze, demo,
+  services, config, migrate, preflight, importCmd, seed, freeze, start, approve, worker, monitor, publisher, status, pause, resume, cancel, validate, rollback, unfreeze, demo,
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../core/config.js';
+import { configReference, loadConfig, renderConfigReference } from '../../core/config.js';
+import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../core/errors.js';
 
 /** Load with an explicit env (never process.env) and return the ConfigError it throws. */
@@ -168,5 +169,21 @@ describe('validation errors name the variable (ERR_CONFIG, path = variable)', ()
       if (saved === undefined) delete process.env.LNM_BATCH_SIZE;
       else process.env.LNM_BATCH_SIZE = saved;
     }
+  });
+});
+
+describe('configuration reference', () => {
+  it('lists every variable the loader reads, each with a meaning', () => {
+    const ref = configReference();
+    expect(ref.length).toBeGreaterThan(40);
+    expect(ref.filter((v) => v.doc === '').map((v) => v.name)).toEqual([]);
+    expect(new Set(ref.map((v) => v.name)).size).toBe(ref.length);
+    expect(ref.find((v) => v.name === 'LNM_BATCH_SIZE')).toMatchObject({ default: '500', accepts: expect.stringContaining('integer') });
+  });
+
+  it('is the README table, exactly', () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const m = /<!-- config-reference:start -->\n([\s\S]*?)\n<!-- config-reference:end -->/.exec(readme);
+    expect(m?.[1]).toBe(renderConfigReference());
   });
 });
