@@ -72,7 +72,7 @@ describe('ensureTools', () => {
     // The built module, copied where any user can read it, run as `nobody` (when we are
     // root) with a PATH that has no tool, no sh and no sudo: every tool is missing.
     const dir = await mkdtemp(path.join(tmp, 'nonroot-'));
-    for (const f of ['core/errors.js', 'core/services/proc.js', 'core/services/tools.js']) {
+    for (const f of ['core/errors.js', 'core/redact.js', 'core/services/proc.js', 'core/services/tools.js']) {
       await mkdir(path.dirname(path.join(dir, f)), { recursive: true });
       await copyFile(path.join(ROOT, 'dist', f), path.join(dir, f));
     }
@@ -179,7 +179,7 @@ describe('docker-compose.yml (docker-compose 1.29, no engine)', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr).not.toMatch(/WARN/i);
     const services = await compose('-f', COMPOSE, '--profile', 'observability', 'config', '--services');
-    expect(services.stdout.trim().split('\n').sort()).toEqual(['grafana', 'mongo', 'monitor', 'nats', 'producer', 'prometheus', 'redis', 'worker']);
+    expect(services.stdout.trim().split('\n').sort()).toEqual(['grafana', 'mongo', 'monitor', 'nats', 'producer', 'prometheus', 'publisher', 'redis', 'worker']);
   });
 
   it('an invalid depends_on condition is refused (the check can fail)', async () => {

@@ -79,9 +79,13 @@ describe('tenant isolation', () => {
     expect([...tenantsRead]).toEqual(['acme']);
     expect(shards.reduce((n, s) => n + s.docs, 0)).toBe(IDS.length * REVISIONS);
 
-    // Writes: edges and tombstones of acme only; raw documents and observations untouched.
+    // Writes: edges, tombstones and outbox rows of acme only; raw documents and observations untouched.
     const after = await snapshotAdvisoryCollections(conns.db);
-    for (const name of [COLL.raw, COLL.observations, COLL.events]) expect(after[name], name).toEqual(before[name]);
+    for (const name of [COLL.raw, COLL.observations]) expect(after[name], name).toEqual(before[name]);
+    const runRows = await conns.db.collection(COLL.events).find({ run_id: run.run_id }).toArray();
+    expect(runRows.length).toBeGreaterThan(0);
+    expect(new Set(runRows.map((r) => r.payload?.tenantId))).toEqual(new Set(['acme']));
+    expect(after[COLL.events]!.count - before[COLL.events]!.count).toBe(runRows.length);
     expect(await edgesOf('acme')).toHaveLength(perTenantEdges);
     expect(await conns.db.collection(COLL.supersedes).countDocuments({})).toBe(perTenantEdges);
     expect(await conns.db.collection(COLL.tombstones).countDocuments({ tenant: { $ne: 'acme' } })).toBe(0);
