@@ -12,6 +12,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   LNM_QUEUE_PREFIX: 'BullMQ key prefix (several deployments per Redis); a hash tag {name} on Redis Cluster',
   LNM_LOG_LEVEL: 'pino log level',
   LNM_HOME: 'local service data, logs, FerretDB build, seed and rejects files (git-ignored)',
+  LNM_ARTIFACTS_DIR: 'base folder of evidence bundles (`evidence` writes <it>/aoc-supersedes/<UTC timestamp>/)',
   LNM_FERRETDB_POSTGRES_URL: 'PostgreSQL backend of the local FerretDB (empty = its SQLite backend)',
   LNM_BATCH_SIZE: 'documents per shard (also `start --batch-size`)',
   LNM_DELETE_BATCH: 'point deletes per bulk command (rollback, fence, sweeps); FerretDB deadlocks on large bulks, use 500 on MongoDB',
