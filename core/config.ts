@@ -48,9 +48,24 @@ export interface Config {
   discoveryIntervalMs: number;
   /** A `planned` run whose producer sent no heartbeat for this long is failed (resumable). */
   planStaleMs: number;
+  /** How the corpus identity scan is ordered (planning, validation, corpus hashes). */
+  scan: ScanConfig;
   monitor: MonitorConfig;
   events: EventsConfig;
   retention: RetentionConfig;
+}
+
+/**
+ * The identity scan's order. `server`: the server sorts (covered by `raw_identity_order` on
+ * MongoDB); `external`: an unsorted scan sorted on this side in runs of `sortRunRows` rows
+ * spilled to `sortDir` and merged (FerretDB sorts whole documents in its own memory);
+ * `auto`: external on FerretDB, server otherwise.
+ */
+export interface ScanConfig {
+  sort: 'auto' | 'server' | 'external';
+  sortRunRows: number;
+  /** Folder for the sort's temp files; empty = the OS temp folder. */
+  sortDir: string;
 }
 
 /** The outbox publisher and its event transport (NATS JetStream or Redis Streams). */
@@ -230,6 +245,11 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: num(env, 'LNM_POLL_INTERVAL_MS', 500, 50, 60_000),
     discoveryIntervalMs: num(env, 'LNM_DISCOVERY_INTERVAL_MS', 1000, 20, 60_000),
     planStaleMs: num(env, 'LNM_PLAN_STALE_MS', 60_000, 100, 3_600_000),
+    scan: {
+      sort: str(env, 'LNM_PLAN_SORT', 'auto', /^(auto|server|external)$/) as ScanConfig['sort'],
+      sortRunRows: num(env, 'LNM_SORT_RUN_ROWS', 20_000, 100, 10_000_000),
+      sortDir: str(env, 'LNM_SORT_DIR', ''),
+    },
     monitor: {
       probeIntervalMs: num(env, 'LNM_PROBE_INTERVAL_MS', 5000, 50, 600_000),
       probeTimeoutMs: num(env, 'LNM_PROBE_TIMEOUT_MS', 2000, 10, 60_000),
