@@ -13,7 +13,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   LNM_LOG_LEVEL: 'pino log level',
   LNM_HOME: 'local service data, logs, FerretDB build, seed and rejects files (git-ignored)',
   LNM_FERRETDB_POSTGRES_URL: 'PostgreSQL backend of the local FerretDB (empty = its SQLite backend)',
-  LNM_BATCH_SIZE: 'documents per shard (also `start --batch-size`)',
+  LNM_BATCH_SIZE: 'documents per shard (also `start --batch-size`); at most the bound whose shard manifest fits 16 MiB at 1 KiB per document',
   LNM_PLAN_SORT: 'order of the identity scan (planning, validation, corpus hash): server sort, external sort on this side (bounded memory, temp files), or auto = external on FerretDB',
   LNM_SORT_RUN_ROWS: 'identity rows sorted in memory at once by the external sort (~0.4 KB of heap each) before a run spills to disk',
   LNM_SORT_DIR: 'folder for the external sort temp files (empty = the OS temp folder); about 150 bytes per in-scope document',

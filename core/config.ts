@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ConnectionString } from 'mongodb-connection-string-url';
 import { ConfigError } from './errors.js';
 import { CONFIG_DOCS } from './config-docs.js';
+import { MAX_BATCH_SIZE } from './manifest-bound.js';
 import { redactUrl } from './redact.js';
 
 export interface Config {
@@ -235,7 +236,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: str(env, 'LNM_LOG_LEVEL', 'info', /^(trace|debug|info|warn|error|fatal|silent)$/),
     homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'), undefined, './.lnm')),
     ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
-    batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, 100_000),
+    batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, MAX_BATCH_SIZE),
     deleteBatch: num(env, 'LNM_DELETE_BATCH', 8, 1, 10_000),
     workerConcurrency: num(env, 'LNM_WORKER_CONCURRENCY', 2, 1, 64),
     jobAttempts: num(env, 'LNM_JOB_ATTEMPTS', 5, 1, 100),

@@ -17,6 +17,7 @@ import { resolveScan } from '../core/store/corpus-scan.js';
 import { ProgressStore } from '../core/store/progress.js';
 import { errorSummary, RunStateError } from '../core/errors.js';
 import { parseTenantOption } from '../core/tenant.js';
+import { assertBatchSize } from '../core/manifest-bound.js';
 import { planShards } from './plan.js';
 import { assertStartAllowed, precheckStart, type StartGate } from './approvals.js';
 
@@ -125,6 +126,7 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
 }
 
 export async function startRun(conns: Connections, opts: StartOptions, log: Logger): Promise<RunDoc> {
+  assertBatchSize(opts.batchSize);
   await ensureIndexes(conns.db);
   if (!opts.dryRun && !opts.force) await assertNoOverlap(conns.db, parseTenantOption(opts.tenant));
   if (!opts.dryRun) await precheckStart(conns, { args: runArgs(opts), force: opts.force !== undefined });
