@@ -11,6 +11,7 @@ export { startBackfill, waitForRun, getRunStatus, type RunStatus, type StartBack
 export { pauseRun, resumeRun, cancelRun, rollbackRun, validateRun, type ControlResult, type ControlOptions, type ValidateOptions } from './control.js';
 export { startWorker, startMonitor, type WorkerOptions, type WorkerHandle, type MonitorHandle } from './processes.js';
 export { importCorpus, seedCorpus, type ImportOptions, type ImportResult, type SeedOptions, type SeedResult } from './data.js';
+export { writeEvidence, verifyEvidence, utcStamp, type EvidenceOptions, type EvidenceResult, type VerifyResult } from './evidence.js';
 export { servicesUp, servicesDown, servicesStatus, type ServicesStatus } from './services.js';
 export type { RollbackResult } from '../workers/rollback.js';
 export type { ValidationReport, ValidationResult } from '../monitor/validate.js';

@@ -12,6 +12,7 @@ export const CONFIG_DOCS: Readonly<Record<string, string>> = {
   LNM_QUEUE_PREFIX: 'BullMQ key prefix (several deployments per Redis); a hash tag {name} on Redis Cluster',
   LNM_LOG_LEVEL: 'pino log level',
   LNM_HOME: 'local service data, logs, FerretDB build, seed and rejects files (git-ignored)',
+  LNM_ARTIFACTS_DIR: 'base folder of evidence bundles (`evidence` writes <it>/aoc-supersedes/<UTC timestamp>/)',
   LNM_FERRETDB_POSTGRES_URL: 'PostgreSQL backend of the local FerretDB (empty = its SQLite backend)',
   LNM_BATCH_SIZE: 'documents per shard (also `start --batch-size`); at most the bound whose shard manifest fits 16 MiB at 1 KiB per document',
   LNM_PLAN_SORT: 'order of the identity scan (planning, validation, corpus hash): server sort, external sort on this side (bounded memory, temp files), or auto = external on FerretDB',

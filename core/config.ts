@@ -28,6 +28,8 @@ export interface Config {
   logLevel: string;
   /** Folder for local service data, logs and the FerretDB build (ignored by git). */
   homeDir: string;
+  /** Base folder of evidence bundles: `evidence` writes `<it>/aoc-supersedes/<UTC timestamp>/`. */
+  artifactsDir: string;
   /** PostgreSQL URL FerretDB uses as its backend when reachable; empty = SQLite backend. */
   ferretPostgresUrl: string;
   batchSize: number;
@@ -235,6 +237,7 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: str(env, 'LNM_QUEUE_PREFIX', 'lnm', PREFIX),
     logLevel: str(env, 'LNM_LOG_LEVEL', 'info', /^(trace|debug|info|warn|error|fatal|silent)$/),
     homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'), undefined, './.lnm')),
+    artifactsDir: path.resolve(str(env, 'LNM_ARTIFACTS_DIR', path.join(process.cwd(), 'artifacts'), undefined, './artifacts')),
     ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
     batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, MAX_BATCH_SIZE),
     deleteBatch: num(env, 'LNM_DELETE_BATCH', 8, 1, 10_000),

@@ -19,6 +19,8 @@ export const COLL = {
   deadLetters: 'advisory_observation_events_dead_letter',
   /** Insert-only: approvals of a dry run's plan, one per role. */
   approvals: 'backfill_approvals',
+  /** Insert-only: one record per `import` (file, counts, rejects file), for the evidence bundle. */
+  imports: 'backfill_imports',
   /** Liveness and acknowledged state of long-running components (the publisher). */
   heartbeats: 'lnm_heartbeats',
   migrations: 'schema_migrations',
