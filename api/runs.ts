@@ -7,7 +7,7 @@ import { childEnv } from '../core/config.js';
 import { Connections, withConnections } from '../core/connections.js';
 import { inGroup, TERMINAL_STATES, type RunState } from '../core/store/run-status.js';
 import { summarizeRun, type RunSummary } from '../core/store/summary.js';
-import { resolveRunRef, type ErrorInfo } from '../core/store/runs.js';
+import { resolveRunRef, runsColl, type ErrorInfo } from '../core/store/runs.js';
 import { resumePlanning, startRun } from '../producer/start.js';
 import { Monitor } from '../monitor/monitor.js';
 import { resolveOptions, type ApiOptions } from './context.js';
@@ -35,6 +35,12 @@ export interface RunStatus {
   docs_per_s: number | null;
   eta_s: number | null;
   terminal: boolean;
+  /** Why the monitor holds the run back (lag, ops/s, cpu); empty unless throttled. */
+  throttle_reasons: string[];
+  /** Alert codes raised for the run (run time, lag). */
+  alerts: string[];
+  started_at: Date | null;
+  finished_at: Date | null;
   error?: ErrorInfo;
 }
 
@@ -58,6 +64,10 @@ export function toRunStatus(s: RunSummary): RunStatus {
     docs_per_s: s.docs_per_s,
     eta_s: s.eta_s,
     terminal: inGroup(s.run.state, TERMINAL_STATES),
+    throttle_reasons: s.run.state === 'throttled' ? (s.run.throttle_reasons ?? []) : [],
+    alerts: s.run.alerts_raised,
+    started_at: s.run.started_at ?? null,
+    finished_at: s.run.finished_at ?? null,
     ...(s.run.error ? { error: s.run.error } : {}),
   };
 }
@@ -99,6 +109,19 @@ export async function startBackfill(opts: StartBackfillOptions = {}): Promise<Ru
     );
     return toRunStatus(await summarizeRun(conns, run._id));
   });
+}
+
+/** The newest `take` runs, newest first (run ids start with their creation time). */
+export async function listRunStatuses(take: number, opts: ApiOptions = {}): Promise<RunStatus[]> {
+  const { cfg } = resolveOptions(opts);
+  return withConnections(cfg, (conns) => newestRunStatuses(conns, take));
+}
+
+export async function newestRunStatuses(conns: Connections, take: number): Promise<RunStatus[]> {
+  const ids = (await runsColl(conns.db).find({}, { projection: { _id: 1 } }).toArray()).map((r) => r._id).sort().reverse().slice(0, take);
+  const out: RunStatus[] = [];
+  for (const id of ids) out.push(toRunStatus(await summarizeRun(conns, id)));
+  return out;
 }
 
 /** `runId` may be `latest` (the newest run). */

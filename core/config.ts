@@ -127,6 +127,17 @@ export interface MonitorConfig {
   validateTimeoutMs: number;
   /** After this long in pausing/cancelling, the state may be forced. */
   pauseGraceMs: number;
+  http: MonitorHttpConfig;
+}
+
+/** The monitor's HTTP server (Bull Board, /metrics, run and advisory APIs). */
+export interface MonitorHttpConfig {
+  port: number;
+  host: string;
+  /** Bearer token; required (or basicAuth) when `host` is not a loopback address. Empty = none. */
+  token: string;
+  /** `user:password` for HTTP basic auth; empty = none. */
+  basicAuth: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -150,6 +161,15 @@ function str(env: Env, name: string, dflt: string, pattern?: RegExp, shown = dfl
   const v = env[name];
   if (v === undefined || v === '') return dflt;
   if (pattern && !pattern.test(v)) throw new ConfigError(name, `"${v}" does not match ${pattern}`);
+  return v;
+}
+
+/** A credential: validated like `str`, but an invalid value is never echoed in the error. */
+function secret(env: Env, name: string, pattern: RegExp, accepts: string): string {
+  note(name, '', accepts);
+  const v = env[name];
+  if (v === undefined || v === '') return '';
+  if (!pattern.test(v)) throw new ConfigError(name, `the value (not shown) is not ${accepts}`);
   return v;
 }
 
@@ -273,6 +293,12 @@ export function loadConfig(env: Env = process.env): Config {
       tickIntervalMs: num(env, 'LNM_MONITOR_TICK_MS', 1000, 20, 600_000),
       validateTimeoutMs: num(env, 'LNM_VALIDATE_TIMEOUT_MS', 3_600_000, 1000, 86_400_000),
       pauseGraceMs: num(env, 'LNM_PAUSE_GRACE_MS', 30_000, 0, 3_600_000),
+      http: {
+        port: num(env, 'LNM_MONITOR_PORT', 9464, 0, 65_535),
+        host: str(env, 'LNM_MONITOR_HOST', '127.0.0.1', /^[A-Za-z0-9.:-]{1,253}$/),
+        token: secret(env, 'LNM_MONITOR_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable characters, no spaces'),
+        basicAuth: secret(env, 'LNM_MONITOR_BASIC_AUTH', /^[^:\s]{1,128}:\S{8,256}$/, 'user:password, password 8 to 256 characters, no spaces'),
+      },
     },
     events: {
       transport: str(env, 'LNM_EVENT_TRANSPORT', 'nats', /^(nats|redis)$/) as EventsConfig['transport'],

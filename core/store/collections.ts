@@ -64,6 +64,15 @@ export const INDEXES: Record<string, IndexDescription[]> = {
 };
 
 /**
+ * The advisory summary's ordered page scan (monitor/http/advisory-summary.ts): a tenant's
+ * observations by (source, advisoryId). Its own migration (0004), after INDEXES.
+ */
+export const SUMMARY_INDEX: { coll: string; spec: IndexDescription } = {
+  coll: COLL.observations,
+  spec: { name: 'obs_tenant_advisory', key: { tenantId: 1, source: 1, advisoryId: 1 } },
+};
+
+/**
  * Create the missing indexes, one `createIndexes` call per index: FerretDB 1.24 drops
  * the connection on a multi-index call when some of the indexes already exist.
  */
