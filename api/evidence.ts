@@ -89,7 +89,7 @@ export async function writeKitHashes(opts: KitOptions = {}): Promise<KitResult> 
   const { cfg } = resolveOptions(opts);
   return withConnections(cfg, async (conns) => {
     const runId = opts.runId ? await resolveRunRef(conns.db, opts.runId) : undefined;
-    const kit = await kitHashes(conns.db, { tenant: opts.tenant ?? null, ...(runId ? { runId } : {}) });
+    const kit = await kitHashes(conns.db, { tenant: opts.tenant ?? null, scan: await resolveScan(conns.db, cfg.scan), ...(runId ? { runId } : {}) });
     const dir = path.resolve(opts.outDir ?? path.join(cfg.artifactsDir, 'offline-kit'));
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'kit-hashes.json');

@@ -4,9 +4,11 @@
  * bundle, with counts. Deterministic: no wall-clock value, and the same corpus gives the
  * same hashes whatever order it was imported in.
  *
- *  - `advisory_raw_sha256`: the corpus hash of core/store/corpus-hash.ts over the lines
+ *  - `advisory_raw_sha256`: the one corpus bundle hash of core/store/corpus-hash.ts (the same
+ *    value a run planned now records as `snapshot.corpus_sha256`): the lines
  *    `tenant|vendor|upstream_id|content_hash\n` of the raw documents in scope (one tenant,
- *    or all); `preflight --kit FILE` recomputes it against the database.
+ *    or all), advisory by advisory in planning order, within an advisory by content_hash,
+ *    streamed in bounded memory; `preflight --kit FILE` recomputes it against the database.
  *  - `backfill_bundle.sha256`: sha256 over the run's shard manifests in shard order, each
  *    manifest's advisories and revisions in stored (planning) order, one line per revision
  *    `shard|tenant|vendor|upstream_id|fetched_at(ISO-8601)|content_hash\n`. Manifests are
@@ -16,20 +18,23 @@ import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { shardId } from '../core/contract.js';
 import { PayloadError } from '../core/errors.js';
-import { rawCorpusSha256 } from '../core/store/corpus-hash.js';
+import { corpusSha256 } from '../core/store/corpus-hash.js';
+import type { ScanOptions } from '../core/store/corpus-scan.js';
 import { getRun, runsColl } from '../core/store/runs.js';
 import { checkManifest, manifestsColl } from '../core/store/shards.js';
 
 export const KIT_FORMAT = 'lnm-backfill-kit/1';
 export const RAW_LINE = 'tenant|vendor|upstream_id|content_hash\\n';
+export const RAW_ORDER = 'by advisory (tenant, vendor, upstream_id compared as UTF-8 bytes), within an advisory by content_hash';
+export const BUNDLE_ORDER = 'by shard number, then the manifest order (planning order: advisory, then fetched_at, content_hash)';
 export const BUNDLE_LINE = 'shard|tenant|vendor|upstream_id|fetched_at|content_hash\\n';
 
 export interface KitManifest {
   format: typeof KIT_FORMAT;
   tenant: string | null;
   advisory_raw_sha256: string;
-  advisory_raw: { documents: number; line: string };
-  backfill_bundle: { run_id: string; sha256: string; shards: number; advisories: number; documents: number; line: string } | null;
+  advisory_raw: { documents: number; line: string; order: string };
+  backfill_bundle: { run_id: string; sha256: string; shards: number; advisories: number; documents: number; line: string; order: string } | null;
 }
 
 /** The newest run planned over exactly this tenant scope, if any (one small read of the runs). */
@@ -56,18 +61,18 @@ export async function bundleSha256(db: Db, runId: string): Promise<NonNullable<K
       }
     }
   }
-  return { run_id: runId, sha256: h.digest('hex'), shards: run.shards_total, advisories, documents, line: BUNDLE_LINE };
+  return { run_id: runId, sha256: h.digest('hex'), shards: run.shards_total, advisories, documents, line: BUNDLE_LINE, order: BUNDLE_ORDER };
 }
 
 /** The kit manifest of a tenant (or all), with the bundle of `runId` or else the newest run of that scope. */
-export async function kitHashes(db: Db, opts: { tenant: string | null; runId?: string }): Promise<KitManifest> {
-  const raw = await rawCorpusSha256(db, { snapshot_bound: new Date(), tenant: opts.tenant });
+export async function kitHashes(db: Db, opts: { tenant: string | null; runId?: string; scan: ScanOptions }): Promise<KitManifest> {
+  const raw = await corpusSha256(db, { snapshot_bound: new Date(), tenant: opts.tenant }, opts.scan);
   const runId = opts.runId ?? (await newestRunOfScope(db, opts.tenant));
   return {
     format: KIT_FORMAT,
     tenant: opts.tenant,
     advisory_raw_sha256: raw.sha256,
-    advisory_raw: { documents: raw.docs, line: RAW_LINE },
+    advisory_raw: { documents: raw.docs, line: RAW_LINE, order: RAW_ORDER },
     backfill_bundle: runId ? await bundleSha256(db, runId) : null,
   };
 }
