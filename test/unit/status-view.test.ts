@@ -7,7 +7,7 @@ import { LiveStatusView, statusPanel } from '../../bin/progress.js';
 const base: RunStatus = {
   run_id: 'run-20260101T000000Z-abcdef', state: 'running', reason: 'planned', dry_run: false, tenant: null,
   shards: 10, shards_done: 4, shards_failed: 0, docs_planned: 1000, docs: 400, edges_inserted: 120, tombstones_inserted: 120,
-  idempotent_hits: 0, violations: 0, errors: 0, docs_per_s: 50, eta_s: 12, terminal: false, throttle_reasons: [], alerts: [],
+  idempotent_hits: 0, violations: 0, violations_by_reason: { content_differs: 0, newer_raw_id_collision: 0, older_raw_id_collision: 0, unique_index_collision: 0 }, errors: 0, docs_per_s: 50, eta_s: 12, terminal: false, throttle_reasons: [], alerts: [],
   started_at: new Date(0), finished_at: null,
 };
 
