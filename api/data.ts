@@ -2,6 +2,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { withConnections } from '../core/connections.js';
+import { recordImport } from '../core/store/imports.js';
 import { importCorpus as importFile, type ImportResult } from '../producer/import.js';
 import { writeCorpusFile } from '../producer/seed.js';
 import { resolveOptions, type ApiOptions } from './context.js';
@@ -15,9 +16,15 @@ export interface ImportOptions extends ApiOptions {
 
 export async function importCorpus(file: string, opts: ImportOptions = {}): Promise<ImportResult> {
   const { cfg, log } = resolveOptions(opts);
-  return withConnections(cfg, (conns) =>
-    importFile(conns.db, file, { homeDir: cfg.homeDir, ...(opts.rejectsFile ? { rejectsFile: opts.rejectsFile } : {}) }, log),
-  );
+  return withConnections(cfg, async (conns) => {
+    const started_at = new Date();
+    const r = await importFile(conns.db, file, { homeDir: cfg.homeDir, ...(opts.rejectsFile ? { rejectsFile: opts.rejectsFile } : {}) }, log);
+    // Recorded for the evidence of later runs (the rejects file it names is copied into it).
+    const { lines, accepted, duplicates, out_of_order_duplicates, rejected } = r;
+    const rejects_file = r.rejects_file ? path.resolve(r.rejects_file) : null;
+    await recordImport(conns.db, { file: path.resolve(file), rejects_file, lines, accepted, duplicates, out_of_order_duplicates, rejected, started_at, finished_at: new Date() });
+    return r;
+  });
 }
 
 export interface SeedOptions extends ApiOptions {

@@ -7,7 +7,7 @@ import { childEnv } from '../core/config.js';
 import { Connections, withConnections } from '../core/connections.js';
 import { inGroup, TERMINAL_STATES, type RunState } from '../core/store/run-status.js';
 import { summarizeRun, type RunSummary } from '../core/store/summary.js';
-import { resolveRunRef, type ErrorInfo } from '../core/store/runs.js';
+import { resolveRunRef, runsColl, type ErrorInfo } from '../core/store/runs.js';
 import { resumePlanning, startRun } from '../producer/start.js';
 import { Monitor } from '../monitor/monitor.js';
 import { resolveOptions, type ApiOptions } from './context.js';
@@ -31,10 +31,23 @@ export interface RunStatus {
   tombstones_inserted: number;
   idempotent_hits: number;
   violations: number;
+  /** `violations` by reason (a dry run predicts each of these exactly). */
+  violations_by_reason: {
+    content_differs: number;
+    newer_raw_id_collision: number;
+    older_raw_id_collision: number;
+    unique_index_collision: number;
+  };
   errors: number;
   docs_per_s: number | null;
   eta_s: number | null;
   terminal: boolean;
+  /** Why the monitor holds the run back (lag, ops/s, cpu); empty unless throttled. */
+  throttle_reasons: string[];
+  /** Alert codes raised for the run (run time, lag). */
+  alerts: string[];
+  started_at: Date | null;
+  finished_at: Date | null;
   error?: ErrorInfo;
 }
 
@@ -54,10 +67,20 @@ export function toRunStatus(s: RunSummary): RunStatus {
     tombstones_inserted: s.counts.tombstones_inserted,
     idempotent_hits: s.counts.idempotent_hits,
     violations: s.counts.violations,
+    violations_by_reason: {
+      content_differs: s.counts.violations_content_differs,
+      newer_raw_id_collision: s.counts.violations_newer_raw_id_collision,
+      older_raw_id_collision: s.counts.violations_older_raw_id_collision,
+      unique_index_collision: s.counts.violations_unique_index_collision,
+    },
     errors: s.counts.errors,
     docs_per_s: s.docs_per_s,
     eta_s: s.eta_s,
     terminal: inGroup(s.run.state, TERMINAL_STATES),
+    throttle_reasons: s.run.state === 'throttled' ? (s.run.throttle_reasons ?? []) : [],
+    alerts: s.run.alerts_raised,
+    started_at: s.run.started_at ?? null,
+    finished_at: s.run.finished_at ?? null,
     ...(s.run.error ? { error: s.run.error } : {}),
   };
 }
@@ -101,6 +124,19 @@ export async function startBackfill(opts: StartBackfillOptions = {}): Promise<Ru
   });
 }
 
+/** The newest `take` runs, newest first (run ids start with their creation time). */
+export async function listRunStatuses(take: number, opts: ApiOptions = {}): Promise<RunStatus[]> {
+  const { cfg } = resolveOptions(opts);
+  return withConnections(cfg, (conns) => newestRunStatuses(conns, take));
+}
+
+export async function newestRunStatuses(conns: Connections, take: number): Promise<RunStatus[]> {
+  const ids = (await runsColl(conns.db).find({}, { projection: { _id: 1 } }).toArray()).map((r) => r._id).sort().reverse().slice(0, take);
+  const out: RunStatus[] = [];
+  for (const id of ids) out.push(toRunStatus(await summarizeRun(conns, id)));
+  return out;
+}
+
 /** `runId` may be `latest` (the newest run). */
 export async function getRunStatus(runId: string, opts: ApiOptions = {}): Promise<RunStatus> {
   const { cfg } = resolveOptions(opts);
@@ -124,6 +160,8 @@ export interface WaitOptions extends ApiOptions {
   workerStderr?: number | 'inherit';
   /** Give up (reject) after this long; default: never. */
   timeoutMs?: number;
+  /** Stop following when aborted (Ctrl-C of a live view): resolves with the status last read. */
+  signal?: AbortSignal;
 }
 
 /** Follow a run until it reaches a terminal state; returns its final status. */
@@ -141,9 +179,11 @@ export async function waitForRun(runId: string, opts: WaitOptions = {}): Promise
     for (;;) {
       const status = toRunStatus(await summarizeRun(conns, id));
       opts.onProgress?.({ status, workers: status.terminal ? 0 : await queue.getWorkersCount() });
-      if (status.terminal) return status;
+      if (status.terminal || opts.signal?.aborted) return status;
       if (Date.now() > deadline) throw new Error(`run ${id} did not settle within ${opts.timeoutMs} ms (state ${status.state})`);
-      await delay(cfg.pollIntervalMs);
+      await delay(cfg.pollIntervalMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+        if (!opts.signal?.aborted) throw err;
+      });
     }
   } finally {
     await monitor?.close();

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ConnectionString } from 'mongodb-connection-string-url';
 import { ConfigError } from './errors.js';
 import { CONFIG_DOCS } from './config-docs.js';
+import { MAX_BATCH_SIZE } from './manifest-bound.js';
 import { redactUrl } from './redact.js';
 
 export interface Config {
@@ -27,6 +28,8 @@ export interface Config {
   logLevel: string;
   /** Folder for local service data, logs and the FerretDB build (ignored by git). */
   homeDir: string;
+  /** Base folder of evidence bundles: `evidence` writes `<it>/aoc-supersedes/<UTC timestamp>/`. */
+  artifactsDir: string;
   /** PostgreSQL URL FerretDB uses as its backend when reachable; empty = SQLite backend. */
   ferretPostgresUrl: string;
   batchSize: number;
@@ -48,9 +51,24 @@ export interface Config {
   discoveryIntervalMs: number;
   /** A `planned` run whose producer sent no heartbeat for this long is failed (resumable). */
   planStaleMs: number;
+  /** How the corpus identity scan is ordered (planning, validation, corpus hashes). */
+  scan: ScanConfig;
   monitor: MonitorConfig;
   events: EventsConfig;
   retention: RetentionConfig;
+}
+
+/**
+ * The identity scan's order. `server`: the server sorts (covered by `raw_identity_order` on
+ * MongoDB); `external`: an unsorted scan sorted on this side in runs of `sortRunRows` rows
+ * spilled to `sortDir` and merged (FerretDB sorts whole documents in its own memory);
+ * `auto`: external on FerretDB, server otherwise.
+ */
+export interface ScanConfig {
+  sort: 'auto' | 'server' | 'external';
+  sortRunRows: number;
+  /** Folder for the sort's temp files; empty = the OS temp folder. */
+  sortDir: string;
 }
 
 /** The outbox publisher and its event transport (NATS JetStream or Redis Streams). */
@@ -109,6 +127,17 @@ export interface MonitorConfig {
   validateTimeoutMs: number;
   /** After this long in pausing/cancelling, the state may be forced. */
   pauseGraceMs: number;
+  http: MonitorHttpConfig;
+}
+
+/** The monitor's HTTP server (Bull Board, /metrics, run and advisory APIs). */
+export interface MonitorHttpConfig {
+  port: number;
+  host: string;
+  /** Bearer token; required (or basicAuth) when `host` is not a loopback address. Empty = none. */
+  token: string;
+  /** `user:password` for HTTP basic auth; empty = none. */
+  basicAuth: string;
 }
 
 type Env = Record<string, string | undefined>;
@@ -132,6 +161,15 @@ function str(env: Env, name: string, dflt: string, pattern?: RegExp, shown = dfl
   const v = env[name];
   if (v === undefined || v === '') return dflt;
   if (pattern && !pattern.test(v)) throw new ConfigError(name, `"${v}" does not match ${pattern}`);
+  return v;
+}
+
+/** A credential: validated like `str`, but an invalid value is never echoed in the error. */
+function secret(env: Env, name: string, pattern: RegExp, accepts: string): string {
+  note(name, '', accepts);
+  const v = env[name];
+  if (v === undefined || v === '') return '';
+  if (!pattern.test(v)) throw new ConfigError(name, `the value (not shown) is not ${accepts}`);
   return v;
 }
 
@@ -219,8 +257,9 @@ export function loadConfig(env: Env = process.env): Config {
     queuePrefix: str(env, 'LNM_QUEUE_PREFIX', 'lnm', PREFIX),
     logLevel: str(env, 'LNM_LOG_LEVEL', 'info', /^(trace|debug|info|warn|error|fatal|silent)$/),
     homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'), undefined, './.lnm')),
+    artifactsDir: path.resolve(str(env, 'LNM_ARTIFACTS_DIR', path.join(process.cwd(), 'artifacts'), undefined, './artifacts')),
     ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
-    batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, 100_000),
+    batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, MAX_BATCH_SIZE),
     deleteBatch: num(env, 'LNM_DELETE_BATCH', 8, 1, 10_000),
     workerConcurrency: num(env, 'LNM_WORKER_CONCURRENCY', 2, 1, 64),
     jobAttempts: num(env, 'LNM_JOB_ATTEMPTS', 5, 1, 100),
@@ -230,6 +269,11 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: num(env, 'LNM_POLL_INTERVAL_MS', 500, 50, 60_000),
     discoveryIntervalMs: num(env, 'LNM_DISCOVERY_INTERVAL_MS', 1000, 20, 60_000),
     planStaleMs: num(env, 'LNM_PLAN_STALE_MS', 60_000, 100, 3_600_000),
+    scan: {
+      sort: str(env, 'LNM_PLAN_SORT', 'auto', /^(auto|server|external)$/) as ScanConfig['sort'],
+      sortRunRows: num(env, 'LNM_SORT_RUN_ROWS', 20_000, 100, 10_000_000),
+      sortDir: str(env, 'LNM_SORT_DIR', ''),
+    },
     monitor: {
       probeIntervalMs: num(env, 'LNM_PROBE_INTERVAL_MS', 5000, 50, 600_000),
       probeTimeoutMs: num(env, 'LNM_PROBE_TIMEOUT_MS', 2000, 10, 60_000),
@@ -249,6 +293,12 @@ export function loadConfig(env: Env = process.env): Config {
       tickIntervalMs: num(env, 'LNM_MONITOR_TICK_MS', 1000, 20, 600_000),
       validateTimeoutMs: num(env, 'LNM_VALIDATE_TIMEOUT_MS', 3_600_000, 1000, 86_400_000),
       pauseGraceMs: num(env, 'LNM_PAUSE_GRACE_MS', 30_000, 0, 3_600_000),
+      http: {
+        port: num(env, 'LNM_MONITOR_PORT', 9464, 0, 65_535),
+        host: str(env, 'LNM_MONITOR_HOST', '127.0.0.1', /^[A-Za-z0-9.:-]{1,253}$/),
+        token: secret(env, 'LNM_MONITOR_TOKEN', /^[\x21-\x7e]{16,512}$/, '16 to 512 printable characters, no spaces'),
+        basicAuth: secret(env, 'LNM_MONITOR_BASIC_AUTH', /^[^:\s]{1,128}:\S{8,256}$/, 'user:password, password 8 to 256 characters, no spaces'),
+      },
     },
     events: {
       transport: str(env, 'LNM_EVENT_TRANSPORT', 'nats', /^(nats|redis)$/) as EventsConfig['transport'],

@@ -37,10 +37,29 @@ export interface ImportResult {
   duplicates: number;
   /** Duplicates fetched earlier than the stored copy (DESIGN §3): the input is not in time order. */
   out_of_order_duplicates: number;
+  /** The first of them (up to OUT_OF_ORDER_SAMPLE), in line order within each checked chunk. */
+  out_of_order_sample: OutOfOrderDuplicate[];
   rejected: Record<string, number>;
   rejects_file: string | null;
 }
 
+/**
+ * A line whose content the raw store already holds with a later `fetched_at`: the store
+ * keeps the first arrival, so the stored chain departs from the upstream's time order.
+ */
+export interface OutOfOrderDuplicate {
+  line: number;
+  tenant: string;
+  vendor: string;
+  upstream_id: string;
+  content_hash: string;
+  /** The line's `fetched_at` (ISO). */
+  fetched_at: string;
+  /** The stored duplicate's `fetched_at` (ISO), later than the line's. */
+  stored_fetched_at: string;
+}
+
+export const OUT_OF_ORDER_SAMPLE = 20;
 const BATCH = 500;
 /** A batch is flushed before it holds this many BSON bytes. */
 const BATCH_BYTES = 16 * 1024 * 1024;
@@ -93,14 +112,15 @@ export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: s
   await assertIngestEnabled(db);
   const input = await openInput(file);
   await ensureIndexes(db);
-  const result: ImportResult = { lines: 0, accepted: 0, duplicates: 0, out_of_order_duplicates: 0, rejected: {}, rejects_file: null };
+  const result: ImportResult = { lines: 0, accepted: 0, duplicates: 0, out_of_order_duplicates: 0, out_of_order_sample: [], rejected: {}, rejects_file: null };
   const rejects = new Rejects(opts.rejectsFile ?? path.join(opts.homeDir, 'rejects', `${path.basename(file)}.${Date.now()}.rejects.jsonl`), result);
   const utf8 = new TextDecoder('utf-8', { fatal: true });
   const raw = db.collection<{ _id: string } & Document>(COLL.raw);
   let batch: Pending[] = [];
   let batchBytes = 0;
   let stamp: Date | undefined;
-  let dups: Array<{ id: string; fetched: number }> = [];
+  /** Identity of each pending duplicate only (never the document: up to ORDER_CHECK_CHUNK of them wait). */
+  let dups: Array<{ id: string; fetched: number; sample: Omit<OutOfOrderDuplicate, 'fetched_at' | 'stored_fetched_at'> }> = [];
   let seq = 0;
 
   /** Count the pending duplicates fetched earlier than their stored copy (DESIGN §3). */
@@ -114,7 +134,13 @@ export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: s
       const at = d.upstream?.fetched_at;
       if (at instanceof Date) stored.set(d._id, at.getTime());
     }
-    result.out_of_order_duplicates += pending.filter((d) => d.fetched < (stored.get(d.id) ?? -Infinity)).length;
+    for (const d of pending) {
+      const at = stored.get(d.id);
+      if (at === undefined || d.fetched >= at) continue;
+      result.out_of_order_duplicates++;
+      if (result.out_of_order_sample.length >= OUT_OF_ORDER_SAMPLE) continue;
+      result.out_of_order_sample.push({ ...d.sample, fetched_at: new Date(d.fetched).toISOString(), stored_fetched_at: new Date(at).toISOString() });
+    }
   };
 
   const flush = async (): Promise<void> => {
@@ -149,7 +175,9 @@ export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: s
       if (s === 'inserted') result.accepted++;
       else if (s === 'duplicate') {
         result.duplicates++;
-        dups.push({ id: doc._id, fetched: doc.upstream.fetched_at.getTime() });
+        const u = doc.upstream;
+        const sample = { line, tenant: doc.tenant, vendor: doc.source.vendor, upstream_id: u.upstream_id, content_hash: u.content_hash };
+        dups.push({ id: doc._id, fetched: u.fetched_at.getTime(), sample });
       } else await rejects.add(line, IMPORT_CODES.REFUSED, '$', s.refused);
     }
     if (dups.length >= ORDER_CHECK_CHUNK) await checkOrder();
@@ -209,6 +237,12 @@ export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: s
       { details: { result }, cause: readError },
     );
   }
-  log.info({ file, ...result }, 'import finished');
+  if (result.out_of_order_duplicates > 0) {
+    log.warn(
+      { file, out_of_order_duplicates: result.out_of_order_duplicates, first: result.out_of_order_sample[0] },
+      'lines older than their stored duplicate: the raw store kept the first arrival, so its history departs from the upstream time order',
+    );
+  }
+  log.info({ file, ...result, out_of_order_sample: undefined }, 'import finished');
   return result;
 }

@@ -1,7 +1,9 @@
 /** config: the effective configuration (credentials redacted), or the reference of every variable. */
 import { configReference, renderConfigReference } from '../../core/config.js';
-import { redactText } from '../../core/redact.js';
+import { REDACTED, redactText } from '../../core/redact.js';
 import type { Command } from '../cli/command.js';
+
+const CREDENTIAL_KEYS = new Set(['token', 'basicAuth']);
 
 export const config: Command = {
   name: 'config',
@@ -11,7 +13,9 @@ export const config: Command = {
   migrated: false,
   async run(ctx) {
     if (ctx.options.reference) return { exitCode: 0, result: configReference(), text: renderConfigReference() };
-    const effective = JSON.parse(redactText(JSON.stringify(ctx.cfg))) as unknown;
+    // The monitor's access credentials are plain values, not URLs: blank them by name.
+    const hideCredentials = (key: string, value: unknown) => (CREDENTIAL_KEYS.has(key) && value ? REDACTED : value);
+    const effective = JSON.parse(redactText(JSON.stringify(ctx.cfg, hideCredentials))) as unknown;
     return { exitCode: 0, result: effective };
   },
 };

@@ -27,10 +27,22 @@ export const importCmd: Command = {
     const rejects = ctx.options.rejects as string | undefined;
     const r = await importCorpus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, ...(rejects ? { rejectsFile: rejects } : {}) });
     const rejected = Object.entries(r.rejected).map(([c, n]) => `${c} ${n}`).join(', ') || 'none';
+    const ooo = r.out_of_order_sample[0];
+    const late = ooo
+      ? `\n${r.out_of_order_duplicates} out-of-order duplicate(s): line(s) older than the stored copy of the same content, ` +
+        `so the stored history keeps the first arrival, not the upstream time order (first: line ${ooo.line}, ` +
+        `${ooo.tenant}/${ooo.vendor}/${ooo.upstream_id} fetched ${ooo.fetched_at}, stored ${ooo.stored_fetched_at}; --json lists up to ${r.out_of_order_sample.length})`
+      : '';
     return {
       exitCode: 0,
-      result: { accepted: r.accepted, duplicates: r.duplicates, rejected: r.rejected },
-      text: `accepted ${r.accepted}, idempotency hits ${r.duplicates}, rejected: ${rejected}${r.rejects_file ? ` (see ${r.rejects_file})` : ''}`,
+      result: {
+        accepted: r.accepted,
+        duplicates: r.duplicates,
+        out_of_order_duplicates: r.out_of_order_duplicates,
+        out_of_order_sample: r.out_of_order_sample,
+        rejected: r.rejected,
+      },
+      text: `accepted ${r.accepted}, idempotency hits ${r.duplicates}, rejected: ${rejected}${r.rejects_file ? ` (see ${r.rejects_file})` : ''}${late}`,
     };
   },
 };

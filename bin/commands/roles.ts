@@ -36,12 +36,21 @@ export const worker: Command = {
 
 export const monitor: Command = {
   name: 'monitor',
-  summary: 'stop-on-error, thresholds, throttling, alerts, finalization (one acts per deployment)',
+  summary: 'stop-on-error, thresholds, throttling, alerts, finalization (one acts per deployment); Bull Board, /metrics and the run and advisory APIs over HTTP',
   positionals: [],
-  options: {},
+  options: {
+    port: { type: 'integer', value: 'N', min: 0, description: 'HTTP port (default LNM_MONITOR_PORT; 0 = any free port)' },
+    host: { type: 'string', value: 'H', description: 'HTTP bind address (default LNM_MONITOR_HOST, 127.0.0.1); anything else needs LNM_MONITOR_TOKEN or LNM_MONITOR_BASIC_AUTH' },
+    'board-write': { type: 'boolean', description: 'enable Bull Board actions (retry, clean, pause); read-only without' },
+    'no-http': { type: 'boolean', description: 'no HTTP server (the monitor loop only)' },
+  },
+  notes: ['Routes: /ui (Bull Board), /metrics, /api/runs, /api/runs/<id>, /advisories/summary?tenant=T[&advisory=ID][&take=N][&after=KEY], /healthz (never needs credentials).'],
   async run(ctx) {
-    const m = await startMonitor({ config: ctx.cfg, log: ctx.log });
-    ctx.log.info({ lock: `${ctx.cfg.queuePrefix}:monitor:leader`, probe_interval_ms: ctx.cfg.monitor.probeIntervalMs }, 'monitor started');
+    const o = ctx.options;
+    const http = o['no-http'] ? undefined : { ...(o.port === undefined ? {} : { port: o.port as number }), ...(o.host === undefined ? {} : { host: o.host as string }), boardWrite: o['board-write'] === true };
+    const m = await startMonitor({ config: ctx.cfg, log: ctx.log, ...(http ? { http } : {}) });
+    ctx.log.info({ lock: `${ctx.cfg.queuePrefix}:monitor:leader`, probe_interval_ms: ctx.cfg.monitor.probeIntervalMs, ...(m.url ? { url: m.url } : {}) }, 'monitor started');
+    if (m.url) process.stderr.write(`monitor: Bull Board ${m.url}/ui, metrics ${m.url}/metrics\n`);
     const why = await untilStopped(ctx);
     await m.close();
     ctx.log.info({ why }, 'monitor stopped');

@@ -19,6 +19,8 @@ export const COLL = {
   deadLetters: 'advisory_observation_events_dead_letter',
   /** Insert-only: approvals of a dry run's plan, one per role. */
   approvals: 'backfill_approvals',
+  /** Insert-only: one record per `import` (file, counts, rejects file), for the evidence bundle. */
+  imports: 'backfill_imports',
   /** Liveness and acknowledged state of long-running components (the publisher). */
   heartbeats: 'lnm_heartbeats',
   migrations: 'schema_migrations',
@@ -59,6 +61,15 @@ export const INDEXES: Record<string, IndexDescription[]> = {
     { name: 'event_run', key: { run_id: 1 } },
   ],
   [COLL.approvals]: [{ name: 'approval_person', key: { plan_hash: 1, by_key: 1 }, unique: true }],
+};
+
+/**
+ * The advisory summary's ordered page scan (monitor/http/advisory-summary.ts): a tenant's
+ * observations by (source, advisoryId). Its own migration (0004), after INDEXES.
+ */
+export const SUMMARY_INDEX: { coll: string; spec: IndexDescription } = {
+  coll: COLL.observations,
+  spec: { name: 'obs_tenant_advisory', key: { tenantId: 1, source: 1, advisoryId: 1 } },
 };
 
 /**

@@ -14,7 +14,7 @@ import type { Config } from '../config.js';
 import { canonicalJson } from '../canonical-json.js';
 import { LnmError } from '../errors.js';
 import { sha256Hex } from '../supersedes.js';
-import { COLL, INDEXES } from './collections.js';
+import { COLL, INDEXES, SUMMARY_INDEX } from './collections.js';
 import { insertNew } from './insert-new.js';
 
 export interface Migration {
@@ -144,6 +144,15 @@ export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
         const notes: string[] = [];
         for (const t of ttl) notes.push(...(await createTtl(db, t)));
         return notes;
+      },
+    },
+    {
+      id: '0004_summary_index',
+      description: 'observations by (tenant, source, advisory): the ordered page scan of /advisories/summary',
+      definition: { coll: SUMMARY_INDEX.coll, spec: { ...SUMMARY_INDEX.spec, key: Object.entries(SUMMARY_INDEX.spec.key) } },
+      async up(db) {
+        await createIndex(db, SUMMARY_INDEX.coll, SUMMARY_INDEX.spec);
+        return [];
       },
     },
   ];

@@ -38,6 +38,8 @@ export function rustsecExpected(): RustsecExpected {
 export interface ImportJson {
   accepted: number;
   duplicates: number;
+  out_of_order_duplicates: number;
+  out_of_order_sample: Array<Record<string, unknown>>;
   rejected: Record<string, number>;
 }
 export interface RunJson {

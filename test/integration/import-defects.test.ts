@@ -11,7 +11,8 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { quietLog, runCli } from '../helpers/env.js';
+import { cliJson, quietLog, runCli } from '../helpers/env.js';
+import type { ImportJson } from '../helpers/oracle.js';
 import { useResources } from '../helpers/resources.js';
 import type { Db } from 'mongodb';
 import type { Connections } from '../../core/connections.js';
@@ -225,6 +226,35 @@ describe('out-of-order duplicates (DESIGN §3)', () => {
     const within = await run(writeInput([line(doc('OOO-2', { content, fetched: '2024-05-01T00:00:00Z' })), line(doc('OOO-2', { content, fetched: '2024-04-01T00:00:00Z' }))]));
     expect(within).toMatchObject({ accepted: 1, duplicates: 1, out_of_order_duplicates: 1 });
     expect(existsSync(within.rejects_file ?? '')).toBe(false);
+  });
+
+  it('import reports them with a sample: a revert A, B, A imported line-reversed keeps the late A', async () => {
+    const a = { format: 'osv', raw: { v: 'A' } };
+    const b = { format: 'osv', raw: { v: 'B' } };
+    const revert = (id: string) => [
+      doc(id, { content: a, fetched: '2024-01-01T00:00:00Z' }),
+      doc(id, { content: b, fetched: '2024-02-01T00:00:00Z' }),
+      doc(id, { content: a, fetched: '2024-03-01T00:00:00Z' }),
+    ];
+    const inOrder = await cliJson<ImportJson>(cfg, ['import', writeInput(revert('OOO-REV-1').map(line)), '--json']);
+    expect(inOrder).toMatchObject({ accepted: 2, duplicates: 1, out_of_order_duplicates: 0, out_of_order_sample: [] });
+    const reversed = await cliJson<ImportJson>(cfg, ['import', writeInput(revert('OOO-REV-2').reverse().map(line)), '--json']);
+    expect(reversed).toMatchObject({ accepted: 2, duplicates: 1, out_of_order_duplicates: 1 });
+    expect(reversed.out_of_order_sample).toEqual([
+      {
+        line: 3,
+        tenant: 'defects',
+        vendor: 'osv',
+        upstream_id: 'OOO-REV-2',
+        content_hash: hash(JSON.stringify(a)),
+        fetched_at: '2024-01-01T00:00:00.000Z',
+        stored_fetched_at: '2024-03-01T00:00:00.000Z',
+      },
+    ]);
+    const text = await runCli(cfg, ['import', writeInput(revert('OOO-REV-2').reverse().map(line))]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain('1 out-of-order duplicate(s)');
+    expect(text.stdout).toContain('line 3, defects/osv/OOO-REV-2 fetched 2024-01-01T00:00:00.000Z, stored 2024-03-01T00:00:00.000Z');
   });
 });
 

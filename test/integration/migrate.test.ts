@@ -11,7 +11,7 @@ import { Resources } from '../helpers/resources.js';
 import { loadConfig } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
 import { LnmError } from '../../core/errors.js';
-import { COLL, INDEXES } from '../../core/store/collections.js';
+import { COLL, INDEXES, SUMMARY_INDEX } from '../../core/store/collections.js';
 import { applyMigrations, assertMigrated, migrationStatus, type MigrationRecord } from '../../core/store/migrations.js';
 
 const cfg = testConfig('migrate');
@@ -35,7 +35,7 @@ afterAll(async () => {
 
 describe('migrate', () => {
   it('an unmigrated database is refused with a message naming migrate', async () => {
-    expect((await migrationStatus(conns.db, cfg)).map((s) => s.state)).toEqual(['pending', 'pending', 'pending']);
+    expect((await migrationStatus(conns.db, cfg)).map((s) => s.state)).toEqual(['pending', 'pending', 'pending', 'pending']);
     const err = await refusal(assertMigrated(conns.db, cfg));
     expect(err.code).toBe('ERR_NOT_MIGRATED');
     expect(err.message).toContain('lnm-backfill migrate');
@@ -44,7 +44,7 @@ describe('migrate', () => {
 
   it('creates every collection and index; TTL is recorded as unavailable where the server lacks it', async () => {
     const r = await applyMigrations(conns.db, cfg);
-    expect(r.applied).toEqual(['0001_collections', '0002_indexes', '0003_ttl']);
+    expect(r.applied).toEqual(['0001_collections', '0002_indexes', '0003_ttl', '0004_summary_index']);
     expect(r.status.every((s) => s.state === 'applied')).toBe(true);
     const names = new Set((await conns.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     for (const c of Object.values(COLL)) expect(names.has(c), c).toBe(true);
@@ -52,6 +52,8 @@ describe('migrate', () => {
       const existing = await conns.db.collection(coll).listIndexes().toArray();
       for (const spec of specs) expect(existing.find((i) => i.name === spec.name)?.key, `${coll}.${spec.name}`).toEqual(spec.key);
     }
+    const obsIndexes = await conns.db.collection(SUMMARY_INDEX.coll).listIndexes().toArray();
+    expect(obsIndexes.find((i) => i.name === SUMMARY_INDEX.spec.name)?.key).toEqual(SUMMARY_INDEX.spec.key);
     const build = await conns.db.admin().command({ buildInfo: 1 });
     const ttlNotes = r.status.find((s) => s.id === '0003_ttl')!.notes;
     if (build.ferretdbVersion) expect(ttlNotes.join('\n')).toContain('TTL index unavailable');
@@ -79,7 +81,7 @@ describe('migrate', () => {
 
   it('a new retention changes the TTL migration checksum', async () => {
     const longer = loadConfig({ ...process.env, LNM_DB: cfg.db, LNM_OUTBOX_TTL_DAYS: '90' });
-    expect((await migrationStatus(conns.db, longer)).map((s) => s.state)).toEqual(['applied', 'applied', 'changed']);
+    expect((await migrationStatus(conns.db, longer)).map((s) => s.state)).toEqual(['applied', 'applied', 'changed', 'applied']);
   });
 
   it('an index with a migration index name but other keys is a conflict, not silently kept', async () => {

@@ -115,15 +115,24 @@ describe('stuck states', () => {
     const queue = conns.queue('shards', run.run_id);
     expect((await queue.remove(shardId(run.run_id, 0))) === 1).toBe(true);
     // A rogue consumer fails the next two jobs for good (no retry, shard left pending).
+    // Its pause and run promises are awaited before and after close: a pause still in
+    // flight when the worker closes would reject on the closed connection.
     let failures = 0;
+    let closing = false;
+    let paused: Promise<void> | undefined;
     const rogue = new Worker(shardQueueName(run.run_id), async () => {
       failures++;
       throw new UnrecoverableError('rogue consumer');
     }, { connection: conns.redis(), prefix: cfg.queuePrefix, autorun: false });
-    rogue.on('failed', () => void (failures >= 2 && rogue.pause()));
-    void rogue.run();
+    rogue.on('failed', () => {
+      if (failures >= 2 && !closing) paused ??= rogue.pause();
+    });
+    const running = rogue.run();
     await pollUntil(async () => (await queue.getFailedCount()) >= 2, 'two jobs failed for good', 60_000, 20);
+    closing = true;
+    await paused;
     await rogue.close();
+    await running;
 
     const worker = res.worker(cfg, ENV);
     const end = await driveToEnd(conns, run.run_id, LONG);

@@ -1,0 +1,152 @@
+/**
+ * The evidence bundle of a run (DESIGN §5, the runbook's evidence step), written into one
+ * folder: report.json (validation now), evidence.json (the run's exact command line and
+ * arguments, bounds, hashes, counts, tool version and commit), the dry runs' reports when
+ * the run was started on approved dry runs, the rejects files of the imports that fed its
+ * corpus, run-log.jsonl (every entry of the run's log: transitions — throttle changes among
+ * them — shard attempts with the process that did each, alerts, rollback records) and
+ * SHA256SUMS over all of it. `verifyFolder` (./sums.ts) re-checks a folder offline.
+ */
+import { copyFile, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync } from 'node:fs';
+import { hostname } from 'node:os';
+import path from 'node:path';
+import type { Db } from 'mongodb';
+import { canonicalJson } from '../../core/canonical-json.js';
+import { importsUpTo, type ImportDoc } from '../../core/store/imports.js';
+import { streamRunLog, type RunLogEntry } from '../../core/store/run-log.js';
+import { getRun, type RunDoc } from '../../core/store/runs.js';
+import type { ScanOptions } from '../../core/store/corpus-scan.js';
+import { shardTotals } from '../../core/store/shards.js';
+import type { ToolInfo } from '../../core/tool-info.js';
+import { reportBytes, validateRun } from '../validate.js';
+import { dryRunReport, dryRunReportBytes } from './dry-run-report.js';
+import { EVIDENCE_FILE, folderSums, REPORT_FILE, sha256Hex, SUMS_FILE, sumsText } from './sums.js';
+
+export const RUN_LOG_FILE = 'run-log.jsonl';
+
+export interface EvidenceOptions {
+  /** The folder to write (created; it must not hold files yet). */
+  folder: string;
+  tool: ToolInfo;
+  /** The command line of this `evidence` invocation. */
+  commandLine: string[];
+  /** The identity scan's order for the validation (`resolveScan`). */
+  scan: ScanOptions;
+}
+
+export interface EvidenceResult {
+  folder: string;
+  run_id: string;
+  report_ok: boolean;
+  report_sha256: string;
+  corpus_sha256: string | null;
+  idempotency_violations: number;
+  errors: number;
+  files: Array<{ file: string; sha256: string }>;
+}
+
+/** The distinct dry runs whose approvals let this run start. */
+function approvedDryRuns(run: RunDoc): Map<string, Array<{ role: string; by: string; at: Date }>> {
+  const out = new Map<string, Array<{ role: string; by: string; at: Date }>>();
+  for (const a of run.start_gate?.approvals ?? []) {
+    const list = out.get(a.dry_run_id) ?? [];
+    list.push({ role: a.role, by: a.by, at: a.at });
+    out.set(a.dry_run_id, list);
+  }
+  return out;
+}
+
+async function writeDryRuns(db: Db, run: RunDoc, folder: string) {
+  const out = [];
+  for (const [id, approvals] of approvedDryRuns(run)) {
+    const dry = await getRun(db, id);
+    const bytes = dryRunReportBytes(dryRunReport(dry, await shardTotals(db, id)));
+    const file = `dry-runs/${id}.report.json`;
+    mkdirSync(path.join(folder, 'dry-runs'), { recursive: true });
+    await writeFile(path.join(folder, file), bytes);
+    out.push({ run_id: id, report_file: file, report_sha256: sha256Hex(bytes), command_line: dry.command_line, approvals });
+  }
+  return out;
+}
+
+async function copyRejects(imports: ImportDoc[], folder: string) {
+  const out = [];
+  for (const imp of imports) {
+    let copy: string | null = null;
+    if (imp.rejects_file && existsSync(imp.rejects_file)) {
+      copy = `rejects/${imp._id}.rejects.jsonl`;
+      mkdirSync(path.join(folder, 'rejects'), { recursive: true });
+      await copyFile(imp.rejects_file, path.join(folder, copy));
+    }
+    const { _id, ...rest } = imp;
+    out.push({ import_id: _id, ...rest, rejects_copy: copy, rejects_missing: imp.rejects_file !== null && copy === null });
+  }
+  return out;
+}
+
+/** The run's log, oldest first (O(entries): a few per shard). */
+async function writeRunLog(db: Db, runId: string, folder: string): Promise<{ entries: number; by: string[] }> {
+  const all: RunLogEntry[] = [];
+  for await (const e of streamRunLog(db, runId)) all.push(e);
+  all.sort((a, b) => a.at.getTime() - b.at.getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
+  await writeFile(path.join(folder, RUN_LOG_FILE), all.map((e) => `${canonicalJson(e)}\n`).join(''));
+  return { entries: all.length, by: [...new Set(all.map((e) => e.by))].sort() };
+}
+
+export async function writeEvidence(db: Db, runId: string, opts: EvidenceOptions): Promise<EvidenceResult> {
+  const { folder } = opts;
+  const run = await getRun(db, runId);
+  const validation = await validateRun(db, runId, opts.scan);
+  const totals = await shardTotals(db, runId);
+  await writeFile(path.join(folder, REPORT_FILE), reportBytes(validation.report));
+  const dryRuns = await writeDryRuns(db, run, folder);
+  const imports = await copyRejects(await importsUpTo(db, run.snapshot_bound), folder);
+  const log = await writeRunLog(db, runId, folder);
+  const corpus = run.snapshot?.corpus_sha256 ?? null;
+  const evidence = {
+    format: 'lnm-backfill-evidence/1',
+    run_id: run._id,
+    dry_run: run.dry_run,
+    state: run.state,
+    state_reason: run.state_reason ?? null,
+    command_line: run.command_line,
+    args: run.args,
+    created_at: run.created_at,
+    started_at: run.started_at ?? run.created_at,
+    finished_at: run.finished_at ?? null,
+    snapshot_bound: run.snapshot_bound,
+    corpus_sha256: corpus,
+    report_file: REPORT_FILE,
+    report_sha256: validation.report_sha256,
+    report_ok: validation.report.ok,
+    /** What the run's own validation job recorded (null when it was never validated). */
+    run_report_sha256: run.report?.sha256 ?? null,
+    idempotency_violations: totals.counts.violations,
+    errors: totals.counts.errors,
+    counters: totals.counts,
+    shards: { planned: run.shards_total, done: totals.done, failed: totals.failed, pending: totals.pending },
+    error: run.error ?? null,
+    alerts: run.alerts_raised,
+    start_gate: run.start_gate ?? null,
+    forced: run.forced ?? null,
+    dry_runs: dryRuns,
+    imports,
+    run_log: { file: RUN_LOG_FILE, entries: log.entries, written_by: log.by },
+    tool: opts.tool,
+    evidence: { command_line: opts.commandLine, created_at: new Date(), host: hostname() },
+  };
+  await writeFile(path.join(folder, EVIDENCE_FILE), `${canonicalJson(evidence, 2)}\n`);
+  const files = await folderSums(folder);
+  await writeFile(path.join(folder, SUMS_FILE), sumsText(files));
+  return {
+    folder,
+    run_id: run._id,
+    report_ok: validation.report.ok,
+    report_sha256: validation.report_sha256,
+    corpus_sha256: corpus,
+    idempotency_violations: totals.counts.violations,
+    errors: totals.counts.errors,
+    files,
+  };
+}
