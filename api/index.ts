@@ -12,6 +12,7 @@ export { pauseRun, resumeRun, cancelRun, rollbackRun, validateRun, type ControlR
 export { startWorker, startMonitor, type WorkerOptions, type WorkerHandle, type MonitorHandle, type MonitorOptions } from './processes.js';
 export { importCorpus, seedCorpus, type ImportOptions, type ImportResult, type SeedOptions, type SeedResult } from './data.js';
 export { writeEvidence, verifyEvidence, utcStamp, type EvidenceOptions, type EvidenceResult, type VerifyResult } from './evidence.js';
+export { takeSnapshot, restoreSnapshot, type SnapshotOptions, type SnapshotResult, type RestoreOptions, type RestoreResult } from './snapshot.js';
 export { servicesUp, servicesDown, servicesStatus, type ServicesStatus } from './services.js';
 export type { RollbackResult } from '../workers/rollback.js';
 export type { ValidationReport, ValidationResult } from '../monitor/validate.js';
