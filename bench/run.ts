@@ -80,13 +80,20 @@ function failed(kind: CaseKind, docs: number, err: unknown, workers?: number): C
 
 class Recorder {
   readonly file: string;
-  constructor(readonly result: BenchResult) {
+  readonly result: BenchResult;
+  constructor(fresh: BenchResult, append: boolean) {
     mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
-    this.file = path.join(BENCH_DIR, 'results', `${result.date.slice(0, 10)}.json`);
+    this.file = path.join(BENCH_DIR, 'results', `${fresh.date.slice(0, 10)}.json`);
+    if (append && existsSync(this.file)) {
+      // Same servers, a later invocation: keep the earlier cases and say so.
+      this.result = JSON.parse(readFileSync(this.file, 'utf8')) as BenchResult;
+      this.result.notes.push(`cases appended at ${fresh.date} (load ${fresh.machine.load_start.join(' ')}) by: ${fresh.command.join(' ')}`);
+    } else this.result = fresh;
   }
 
   add(c: CaseResult): void {
-    this.result.cases.push(c);
+    const same = (x: CaseResult): boolean => x.kind === c.kind && x.docs === c.docs && x.workers === c.workers;
+    this.result.cases = [...this.result.cases.filter((x) => !same(x)), { ...c, at: new Date().toISOString() }];
     process.stderr.write(`bench: ${c.kind} ${c.docs}${c.workers ? ` w${c.workers}` : ''}: ${c.ok ? 'ok' : `FAILED ${c.error ?? ''}`} ${c.wall_s} s, ${c.docs_per_s ?? '–'} docs/s\n`);
     this.save();
   }
@@ -120,7 +127,7 @@ async function main(): Promise<void> {
   const conns = await Connections.open(base);
   const redis = conns.sharedRedis();
   const serverPid = findServerPid(path.join(base.homeDir, 'run', 'mongo.pid'), mongoPort(base.mongoUrl));
-  const rec = new Recorder(await describe(base, conns, serverPid, args));
+  const rec = new Recorder(await describe(base, conns, serverPid, args), args.append);
   const want = (k: CaseKind): boolean => args.cases.includes(k);
   const maxWorkers = Math.max(...args.workers);
   try {
