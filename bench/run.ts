@@ -14,9 +14,9 @@ import { loadConfig, type Config } from '../core/config.js';
 import { Connections } from '../core/connections.js';
 import { servicesUp } from '../core/services/services.js';
 import { parseBenchArgs, type BenchArgs } from './args.js';
-import { disposeCase, freshCase, sizeName, type CaseEnv } from './corpus.js';
+import { corpusFile, disposeCase, freshCase, sizeName, type CaseEnv } from './corpus.js';
 import { naiveCase, rawCase } from './direct.js';
-import { expectedEdges, type Expected } from './oracle.js';
+import { expectedFromFile, type Expected } from './oracle.js';
 import { pipelineCase } from './pipeline.js';
 import { cmdline, findServerPid, infoField, mb } from './proc.js';
 import { renderResultsMd } from './render.js';
@@ -109,11 +109,11 @@ class Recorder {
 
 /** Run one case in a fresh database; the oracle is computed once per size, in the first one. */
 async function withCase(base: Config, docs: number, name: string, oracle: { expected?: Expected }, body: (c: CaseEnv, expected: Expected) => Promise<void>): Promise<void> {
-  const { c, import_s } = await freshCase(base, docs, name);
+  const { c, import_s, accepted } = await freshCase(base, docs, name);
   try {
-    process.stderr.write(`bench: ${c.name}: imported ${docs} documents in ${import_s} s\n`);
-    oracle.expected ??= await expectedEdges(c.conns.db);
-    if (oracle.expected.documents !== docs) throw new Error(`the oracle scanned ${oracle.expected.documents} documents, expected ${docs}`);
+    process.stderr.write(`bench: ${c.name}: imported ${accepted} documents in ${import_s} s\n`);
+    oracle.expected ??= await expectedFromFile(await corpusFile(base, docs));
+    if (oracle.expected.documents !== accepted || accepted !== docs) throw new Error(`the import accepted ${accepted} documents, the oracle expects ${oracle.expected.documents} of ${docs}`);
     await body(c, oracle.expected);
   } finally {
     await disposeCase(c);
