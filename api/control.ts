@@ -3,6 +3,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { withConnections } from '../core/connections.js';
 import { resolveRunRef, type RunDoc } from '../core/store/runs.js';
+import { resolveScan } from '../core/store/corpus-scan.js';
 import { cancelRun as cancel, pauseRun as pause, resumeRun as resume } from '../monitor/control.js';
 import { reportBytes, validateRun as validate, type ValidationResult } from '../monitor/validate.js';
 import { beginRollback, rollbackRun as rollback, type RollbackResult } from '../workers/rollback.js';
@@ -54,7 +55,7 @@ export interface ValidateOptions extends ApiOptions {
 export async function validateRun(runId: string, opts: ValidateOptions = {}): Promise<ValidationResult & { file?: string }> {
   const { cfg } = resolveOptions(opts);
   return withConnections(cfg, async (conns) => {
-    const result = await validate(conns.db, await resolveRunRef(conns.db, runId));
+    const result = await validate(conns.db, await resolveRunRef(conns.db, runId), await resolveScan(conns.db, cfg.scan));
     if (!opts.outDir) return result;
     mkdirSync(opts.outDir, { recursive: true });
     const file = path.join(opts.outDir, 'report.json');

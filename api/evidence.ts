@@ -8,6 +8,7 @@ import path from 'node:path';
 import { withConnections } from '../core/connections.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveRunRef } from '../core/store/runs.js';
+import { resolveScan } from '../core/store/corpus-scan.js';
 import { toolInfo } from '../core/tool-info.js';
 import { writeEvidence as writeBundle, type EvidenceResult } from '../monitor/evidence/bundle.js';
 import { verifyFolder, type VerifyResult } from '../monitor/evidence/sums.js';
@@ -54,7 +55,7 @@ export async function writeEvidence(runId: string, opts: EvidenceOptions = {}): 
   return withConnections(cfg, async (conns) => {
     const id = await resolveRunRef(conns.db, runId);
     const folder = makeFolder(cfg.artifactsDir, opts.outDir, new Date());
-    return writeBundle(conns.db, id, { folder, tool, commandLine: opts.commandLine ?? ['api:writeEvidence', id] });
+    return writeBundle(conns.db, id, { folder, tool, commandLine: opts.commandLine ?? ['api:writeEvidence', id], scan: await resolveScan(conns.db, cfg.scan) });
   });
 }
 

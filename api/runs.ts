@@ -31,6 +31,13 @@ export interface RunStatus {
   tombstones_inserted: number;
   idempotent_hits: number;
   violations: number;
+  /** `violations` by reason (a dry run predicts each of these exactly). */
+  violations_by_reason: {
+    content_differs: number;
+    newer_raw_id_collision: number;
+    older_raw_id_collision: number;
+    unique_index_collision: number;
+  };
   errors: number;
   docs_per_s: number | null;
   eta_s: number | null;
@@ -60,6 +67,12 @@ export function toRunStatus(s: RunSummary): RunStatus {
     tombstones_inserted: s.counts.tombstones_inserted,
     idempotent_hits: s.counts.idempotent_hits,
     violations: s.counts.violations,
+    violations_by_reason: {
+      content_differs: s.counts.violations_content_differs,
+      newer_raw_id_collision: s.counts.violations_newer_raw_id_collision,
+      older_raw_id_collision: s.counts.violations_older_raw_id_collision,
+      unique_index_collision: s.counts.violations_unique_index_collision,
+    },
     errors: s.counts.errors,
     docs_per_s: s.docs_per_s,
     eta_s: s.eta_s,

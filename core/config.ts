@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ConnectionString } from 'mongodb-connection-string-url';
 import { ConfigError } from './errors.js';
 import { CONFIG_DOCS } from './config-docs.js';
+import { MAX_BATCH_SIZE } from './manifest-bound.js';
 import { redactUrl } from './redact.js';
 
 export interface Config {
@@ -50,9 +51,24 @@ export interface Config {
   discoveryIntervalMs: number;
   /** A `planned` run whose producer sent no heartbeat for this long is failed (resumable). */
   planStaleMs: number;
+  /** How the corpus identity scan is ordered (planning, validation, corpus hashes). */
+  scan: ScanConfig;
   monitor: MonitorConfig;
   events: EventsConfig;
   retention: RetentionConfig;
+}
+
+/**
+ * The identity scan's order. `server`: the server sorts (covered by `raw_identity_order` on
+ * MongoDB); `external`: an unsorted scan sorted on this side in runs of `sortRunRows` rows
+ * spilled to `sortDir` and merged (FerretDB sorts whole documents in its own memory);
+ * `auto`: external on FerretDB, server otherwise.
+ */
+export interface ScanConfig {
+  sort: 'auto' | 'server' | 'external';
+  sortRunRows: number;
+  /** Folder for the sort's temp files; empty = the OS temp folder. */
+  sortDir: string;
 }
 
 /** The outbox publisher and its event transport (NATS JetStream or Redis Streams). */
@@ -243,7 +259,7 @@ export function loadConfig(env: Env = process.env): Config {
     homeDir: path.resolve(str(env, 'LNM_HOME', path.join(process.cwd(), '.lnm'), undefined, './.lnm')),
     artifactsDir: path.resolve(str(env, 'LNM_ARTIFACTS_DIR', path.join(process.cwd(), 'artifacts'), undefined, './artifacts')),
     ferretPostgresUrl: str(env, 'LNM_FERRETDB_POSTGRES_URL', 'postgres://postgres@127.0.0.1:5432/lnm_ferretdb'),
-    batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, 100_000),
+    batchSize: num(env, 'LNM_BATCH_SIZE', 500, 1, MAX_BATCH_SIZE),
     deleteBatch: num(env, 'LNM_DELETE_BATCH', 8, 1, 10_000),
     workerConcurrency: num(env, 'LNM_WORKER_CONCURRENCY', 2, 1, 64),
     jobAttempts: num(env, 'LNM_JOB_ATTEMPTS', 5, 1, 100),
@@ -253,6 +269,11 @@ export function loadConfig(env: Env = process.env): Config {
     pollIntervalMs: num(env, 'LNM_POLL_INTERVAL_MS', 500, 50, 60_000),
     discoveryIntervalMs: num(env, 'LNM_DISCOVERY_INTERVAL_MS', 1000, 20, 60_000),
     planStaleMs: num(env, 'LNM_PLAN_STALE_MS', 60_000, 100, 3_600_000),
+    scan: {
+      sort: str(env, 'LNM_PLAN_SORT', 'auto', /^(auto|server|external)$/) as ScanConfig['sort'],
+      sortRunRows: num(env, 'LNM_SORT_RUN_ROWS', 20_000, 100, 10_000_000),
+      sortDir: str(env, 'LNM_SORT_DIR', ''),
+    },
     monitor: {
       probeIntervalMs: num(env, 'LNM_PROBE_INTERVAL_MS', 5000, 50, 600_000),
       probeTimeoutMs: num(env, 'LNM_PROBE_TIMEOUT_MS', 2000, 10, 60_000),

@@ -11,6 +11,7 @@ import { redactText } from './redact.js';
 export const ERROR_CODES = {
   ERR_USAGE: 'the command line does not match the command (unknown option, missing argument); the usage is printed',
   ERR_CONFIG: 'an environment variable or option value is invalid; the message names it',
+  ERR_BATCH_TOO_LARGE: '`start --batch-size` above the bound whose shard manifest fits the 16 MiB BSON limit (the bound is in the message)',
   ERR_SERVICE: 'MongoDB, Redis or a local server could not be reached or started',
   ERR_NOT_FOUND: 'the run (or other record) named does not exist',
   ERR_RUN_STATE: 'the run is not in a state that allows this action (the transition table forbids it)',

@@ -156,10 +156,26 @@ export function supersedesForGroups(groups: readonly AdvisoryGroup[]): Supersede
   return out;
 }
 
-/** SHA-256 over the sorted edge lines, each followed by "\n" (DESIGN §5). */
+/**
+ * The edge digest (DESIGN §5): SHA-256 over the edge lines in JavaScript's default string
+ * order (UTF-16 units), each followed by "\n". `EdgeDigest` takes the lines already in
+ * that order, one at a time (validation streams them from an external sort).
+ */
+export class EdgeDigest {
+  private readonly h = createHash('sha256');
+
+  add(line: string): void {
+    this.h.update(`${line}\n`);
+  }
+
+  digest(): string {
+    return this.h.digest('hex');
+  }
+}
+
+/** The edge digest of lines in any order (sorts them in memory: small sets only). */
 export function edgeDigest(lines: Iterable<string>): string {
-  const sorted = [...lines].sort();
-  const h = createHash('sha256');
-  for (const l of sorted) h.update(`${l}\n`);
-  return h.digest('hex');
+  const d = new EdgeDigest();
+  for (const l of [...lines].sort()) d.add(l);
+  return d.digest();
 }

@@ -12,6 +12,7 @@ import { firstShardError, shardTotals } from '../core/store/shards.js';
 import { getRun, transitionRun, type RunDoc } from '../core/store/runs.js';
 import { RunStateError } from '../core/errors.js';
 import { validateRun } from './validate.js';
+import { resolveScan } from '../core/store/corpus-scan.js';
 
 /** Settle the run if every shard is done or failed; null when it is not settled (or another process did it). */
 export async function settleIfComplete(conns: Connections, run: RunDoc, log: Logger): Promise<RunDoc | null> {
@@ -49,7 +50,7 @@ export async function settleIfComplete(conns: Connections, run: RunDoc, log: Log
 export async function runValidation(conns: Connections, runId: string, log: Logger): Promise<{ ok: boolean; sha256: string } | null> {
   const run = await getRun(conns.db, runId);
   if (run.state !== 'validating') return null; // settled already (a duplicate job, or an operator)
-  const { report, report_sha256 } = await validateRun(conns.db, runId);
+  const { report, report_sha256 } = await validateRun(conns.db, runId, await resolveScan(conns.db, conns.cfg.scan));
   const outcome = { ok: report.ok, sha256: report_sha256 };
   log.info({ run_id: runId, ok: report.ok, report_sha256, edges: report.edges.present }, 'run validated');
   await transitionRun(conns.db, runId, report.ok ? 'succeeded' : 'failed', {

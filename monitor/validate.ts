@@ -3,6 +3,10 @@
  * manifests the workers used) and compare with what `advisory_supersedes` holds.
  * The hashed part of the report has canonical key order and no wall-clock values,
  * so the same corpus and run parameters give the same SHA-256 on any machine.
+ *
+ * Bounded memory at any corpus size: the corpus streams advisory by advisory (the bundle
+ * hash incrementally), expected and present edge lines go through external sorts (runs
+ * spilled to temp files) and are compared in one merge that also computes the digest.
  */
 import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
@@ -10,8 +14,11 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun } from '../core/store/runs.js';
 import { shardTotals } from '../core/store/shards.js';
-import { edgeDigest, edgeLine, supersedesForAdvisory, type AdvisoryGroup } from '../core/supersedes.js';
-import { bundleLines, identityCursor, identityRow } from '../core/store/corpus-scan.js';
+import { edgeLine, supersedesForAdvisory } from '../core/supersedes.js';
+import { advisoryGroups, identityRows, type ScanOptions } from '../core/store/corpus-scan.js';
+import { BundleHash } from '../core/store/corpus-hash.js';
+import { compareUtf16, ExternalSorter } from '../core/external-sort.js';
+import { compareEdgeLines } from './edge-compare.js';
 
 const SAMPLE = 10;
 
@@ -36,84 +43,71 @@ export interface ValidationResult {
   report_sha256: string;
 }
 
-function diff(a: Set<string>, b: Set<string>): string[] {
-  const out: string[] = [];
-  for (const x of a) if (!b.has(x)) out.push(x);
-  return out.sort();
-}
-
 /** The exact bytes of report.json; its SHA-256 is the report hash. */
 export function reportBytes(report: ValidationReport): string {
   return `${canonicalJson(report, 2)}\n`;
 }
 
-export async function validateRun(db: Db, runId: string): Promise<ValidationResult> {
+/** Validate a run; `scan` is the identity scan's order and temp-file options (`resolveScan`). */
+export async function validateRun(db: Db, runId: string, scan: ScanOptions): Promise<ValidationResult> {
   const run = await getRun(db, runId);
   const totals = await shardTotals(db, runId);
-  const groups = new Map<string, AdvisoryGroup>();
-  let documents = 0;
-  for await (const d of identityCursor(db, run)) {
-    const r = identityRow(d);
-    const key = `${r.tenant}|${r.vendor}|${r.upstream_id}`;
-    let g = groups.get(key);
-    if (!g) groups.set(key, (g = { tenant: r.tenant, vendor: r.vendor, upstream_id: r.upstream_id, revisions: [] }));
-    g.revisions.push({ raw_id: r.raw_id, fetched_at: r.fetched_at, content_hash: r.content_hash });
-    documents++;
-  }
-  const expected = new Set<string>();
-  const bundle: string[] = [];
-  let conflicts = 0;
-  for (const g of groups.values()) {
-    if (g.revisions.length >= 2) conflicts++;
-    bundle.push(...bundleLines(g));
-    for (const e of supersedesForAdvisory(g).edges) {
-      expected.add(edgeLine({ ...e, older_hash: e.older.content_hash, newer_hash: e.newer.content_hash }));
+  const sortOpts = { compare: compareUtf16, runRecords: scan.sortRunRows, ...(scan.sortDir ? { tmpDir: scan.sortDir } : {}) };
+  const expected = new ExternalSorter<string>(sortOpts);
+  const present = new ExternalSorter<string>(sortOpts);
+  try {
+    // Pass 1, advisory by advisory: counts, the bundle hash, the expected edge lines (to disk).
+    const bundle = new BundleHash();
+    let documents = 0;
+    let advisories = 0;
+    let conflicts = 0;
+    for await (const g of advisoryGroups(identityRows(db, run, scan))) {
+      documents += g.revisions.length;
+      advisories++;
+      if (g.revisions.length >= 2) conflicts++;
+      bundle.add(g);
+      for (const e of supersedesForAdvisory(g).edges) {
+        await expected.add(edgeLine({ ...e, older_hash: e.older.content_hash, newer_hash: e.newer.content_hash }));
+      }
     }
+    // Pass 2: the edges the store holds, unsorted, lines to disk.
+    const tenantFilter = run.tenant ? { tenant: run.tenant } : {};
+    const cursor = db.collection(COLL.supersedes).find(tenantFilter, {
+      projection: { tenant: 1, vendor: 1, upstream_id: 1, 'older.content_hash': 1, 'newer.content_hash': 1 },
+    }).batchSize(2000);
+    for await (const e of cursor) {
+      await present.add(edgeLine({ tenant: e.tenant, vendor: e.vendor, upstream_id: e.upstream_id, older_hash: e.older?.content_hash, newer_hash: e.newer?.content_hash }));
+    }
+    // Pass 3: one merge of the two sorted streams.
+    const edges = await compareEdgeLines(expected.sorted(), present.sorted(), SAMPLE);
+    const tombstonesPresent = await db.collection(COLL.tombstones).countDocuments(tenantFilter);
+    const observationsAfter = await db.collection(COLL.observations).countDocuments({});
+    const { idempotent_hits: hits, write_attempts: attempts, violations, errors } = totals.counts;
+    const hitRate = attempts > 0 ? hits / attempts : 0;
+    const report: ValidationReport = {
+      ok: false,
+      corpus_sha256: bundle.digest(),
+      run_parameters: { batch_size: run.batch_size, dry_run: run.dry_run, stop_on_error: run.stop_on_error, tenant: run.tenant },
+      documents,
+      advisories,
+      advisories_with_prior_conflict: conflicts,
+      edges,
+      tombstones: { expected: edges.expected, present: tombstonesPresent },
+      observations: { before: run.observations_before, after: observationsAfter },
+      idempotency: { hits, attempts, hit_rate: hitRate, clean_first_run: hitRate < 0.001 },
+      violations,
+      errors,
+    };
+    report.ok =
+      edges.missing === 0 &&
+      edges.extra === 0 &&
+      tombstonesPresent === edges.expected &&
+      violations === 0 &&
+      errors === 0 &&
+      run.observations_before === observationsAfter;
+    const report_sha256 = createHash('sha256').update(reportBytes(report)).digest('hex');
+    return { run_id: runId, report, report_sha256 };
+  } finally {
+    await Promise.all([expected.dispose(), present.dispose()]);
   }
-  bundle.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
-  const tenantFilter = run.tenant ? { tenant: run.tenant } : {};
-  const present = new Set<string>();
-  const cursor = db.collection(COLL.supersedes).find(tenantFilter, {
-    projection: { tenant: 1, vendor: 1, upstream_id: 1, 'older.content_hash': 1, 'newer.content_hash': 1 },
-  });
-  for await (const e of cursor) {
-    present.add(edgeLine({ tenant: e.tenant, vendor: e.vendor, upstream_id: e.upstream_id, older_hash: e.older?.content_hash, newer_hash: e.newer?.content_hash }));
-  }
-  const missing = diff(expected, present);
-  const extra = diff(present, expected);
-  const tombstonesPresent = await db.collection(COLL.tombstones).countDocuments(tenantFilter);
-  const observationsAfter = await db.collection(COLL.observations).countDocuments({});
-  const { idempotent_hits: hits, write_attempts: attempts, violations, errors } = totals.counts;
-  const hitRate = attempts > 0 ? hits / attempts : 0;
-  const report: ValidationReport = {
-    ok: false,
-    corpus_sha256: createHash('sha256').update(bundle.join('')).digest('hex'),
-    run_parameters: { batch_size: run.batch_size, dry_run: run.dry_run, stop_on_error: run.stop_on_error, tenant: run.tenant },
-    documents,
-    advisories: groups.size,
-    advisories_with_prior_conflict: conflicts,
-    edges: {
-      expected: expected.size,
-      present: present.size,
-      missing: missing.length,
-      extra: extra.length,
-      missing_sample: missing.slice(0, SAMPLE),
-      extra_sample: extra.slice(0, SAMPLE),
-      digest: edgeDigest(present),
-    },
-    tombstones: { expected: expected.size, present: tombstonesPresent },
-    observations: { before: run.observations_before, after: observationsAfter },
-    idempotency: { hits, attempts, hit_rate: hitRate, clean_first_run: hitRate < 0.001 },
-    violations,
-    errors,
-  };
-  report.ok =
-    missing.length === 0 &&
-    extra.length === 0 &&
-    tombstonesPresent === expected.size &&
-    violations === 0 &&
-    errors === 0 &&
-    run.observations_before === observationsAfter;
-  const report_sha256 = createHash('sha256').update(reportBytes(report)).digest('hex');
-  return { run_id: runId, report, report_sha256 };
 }

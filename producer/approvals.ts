@@ -10,7 +10,7 @@
  *
  * The current corpus hash is the bundle hash a run planned now would record: pass the
  * planner's `corpus_sha256` when the start has just planned (no extra read), else the
- * gate computes it with `plannedCorpusSha256` — one identity scan of the corpus.
+ * gate computes it with `corpusSha256` — one identity scan of the corpus.
  */
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
@@ -27,7 +27,8 @@ import {
   type ApprovalDoc,
   type ApprovalRole,
 } from '../core/store/approvals.js';
-import { plannedCorpusSha256 } from '../core/store/corpus-hash.js';
+import { corpusSha256 } from '../core/store/corpus-hash.js';
+import { resolveScan } from '../core/store/corpus-scan.js';
 import { FLAGS, flagEnabled, getFlag } from '../core/store/flags.js';
 import { getRun } from '../core/store/runs.js';
 
@@ -143,7 +144,7 @@ export async function assertStartAllowed(conns: Connections, opts: StartGateOpti
     override('frozen', notFrozen());
   }
   const tenant = typeof opts.args.tenant === 'string' ? opts.args.tenant : null;
-  const corpus = opts.corpusSha256 ?? (await plannedCorpusSha256(db, { snapshot_bound: new Date(), tenant })).sha256;
+  const corpus = opts.corpusSha256 ?? (await corpusSha256(db, { snapshot_bound: new Date(), tenant }, await resolveScan(db, conns.cfg.scan))).sha256;
   const plan = planHash(opts.args, corpus);
   const approvals = await approvalsOf(db, plan);
   const missing = APPROVAL_ROLES.filter((role) => !approvals.some((a) => a.role === role));

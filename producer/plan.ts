@@ -1,14 +1,15 @@
 /**
- * The producer's single streaming pass (DESIGN §4): identity fields only, in
- * (tenant, vendor, upstream_id, fetched_at) order, cut into shards of whole advisories.
+ * The producer's single streaming pass (DESIGN §4): identity fields only, in planning
+ * order (a server sort, or an unsorted scan through the external sort: `ScanOptions`),
+ * cut into shards of whole advisories.
  * Manifests are stored under `<run>-s<n>` (replace-by-_id: re-planning is idempotent).
  */
 import type { Db } from 'mongodb';
 import type { Logger } from 'pino';
 import { shardId } from '../core/contract.js';
-import type { RunDoc } from '../core/store/runs.js';
+import type { PlannerInfo, RunDoc } from '../core/store/runs.js';
 import { manifestsColl, shardsColl, type ManifestDoc, type ShardDoc } from '../core/store/shards.js';
-import { identityCursor, identityRow } from '../core/store/corpus-scan.js';
+import { identityRows, type ScanOptions } from '../core/store/corpus-scan.js';
 import { BundleHash } from '../core/store/corpus-hash.js';
 import { ShardCutter, type PlannedShard } from './shard-planner.js';
 
@@ -17,12 +18,14 @@ export interface PlanResult {
   docs: number;
   advisories: number;
   corpus_sha256: string;
+  planner: PlannerInfo;
 }
 
-export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<PlanResult> {
+export async function planShards(db: Db, run: RunDoc, scan: ScanOptions, log: Logger): Promise<PlanResult> {
+  const began = Date.now();
   const cutter = new ShardCutter(run.batch_size);
   const bundle = new BundleHash();
-  const result: PlanResult = { shards: 0, docs: 0, advisories: 0, corpus_sha256: '' };
+  const result: PlanResult = { shards: 0, docs: 0, advisories: 0, corpus_sha256: '', planner: { sort: scan.sort, spilled_runs: 0, ms: 0 } };
   let pending: Array<{ shard: ShardDoc; manifest: ManifestDoc }> = [];
   // Manifests before shards: a shard document always has its manifest. Replace-by-_id
   // makes re-planning the same run (start --resume) idempotent.
@@ -61,10 +64,12 @@ export async function planShards(db: Db, run: RunDoc, log: Logger): Promise<Plan
       if (pending.length >= 20) await flush();
     }
   };
-  for await (const d of identityCursor(db, run)) await store(cutter.push(identityRow(d)));
+  const rows = identityRows(db, run, scan, (s) => (result.planner.spilled_runs = s.spilled_runs));
+  for await (const row of rows) await store(cutter.push(row));
   await store(cutter.finish());
   await flush();
   result.corpus_sha256 = bundle.digest();
+  result.planner.ms = Date.now() - began;
   log.info(result, 'planned');
   return result;
 }

@@ -17,9 +17,11 @@ import type { Db, Document, IndexDescription } from 'mongodb';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { redisNodes, type Connections } from '../core/connections.js';
+import type { ScanConfig } from '../core/config.js';
 import { errorSummary, LnmError } from '../core/errors.js';
 import { INDEXES, RAW_IDEMPOTENCY_INDEX } from '../core/store/collections.js';
-import { rawCorpusSha256 } from '../core/store/corpus-hash.js';
+import { corpusSha256 } from '../core/store/corpus-hash.js';
+import { resolveScan } from '../core/store/corpus-scan.js';
 import { FLAGS, flagEnabled, getFlag } from '../core/store/flags.js';
 import { isLive, listHeartbeats } from '../core/store/heartbeats.js';
 import { migrationStatus } from '../core/store/migrations.js';
@@ -182,14 +184,14 @@ export async function readKit(file: string): Promise<{ advisory_raw_sha256: stri
   return { advisory_raw_sha256: k.advisory_raw_sha256, tenant: typeof k.tenant === 'string' && k.tenant !== '' ? k.tenant : null };
 }
 
-async function kitCheck(db: Db, file: string): Promise<PreflightCheck> {
+async function kitCheck(db: Db, scan: ScanConfig, file: string): Promise<PreflightCheck> {
   let kit;
   try {
     kit = await readKit(file);
   } catch (err) {
     return fail('kit', errorSummary(err).message, 'regenerate the kit with "lnm-backfill kit hashes"');
   }
-  const current = await rawCorpusSha256(db, { snapshot_bound: new Date(), tenant: kit.tenant });
+  const current = await corpusSha256(db, { snapshot_bound: new Date(), tenant: kit.tenant }, await resolveScan(db, scan));
   const scope = kit.tenant ? `tenant ${kit.tenant}` : 'all tenants';
   return current.sha256 === kit.advisory_raw_sha256
     ? pass('kit', `advisory_raw_sha256 ${current.sha256} matches (${current.docs} documents, ${scope})`)
@@ -218,7 +220,7 @@ export async function preflight(conns: Connections, opts: PreflightOptions, log:
   checks.push(...indexes.filter((c) => c.name !== 'raw_idempotency_index'));
   checks.push(...(await flagChecks(db)));
   checks.push(await redisCheck(conns));
-  if (opts.kitFile) checks.push(await kitCheck(db, opts.kitFile));
+  if (opts.kitFile) checks.push(await kitCheck(db, conns.cfg.scan, opts.kitFile));
   const ok = checks.every((c) => c.ok);
   log.info({ ok, failed: checks.filter((c) => !c.ok).map((c) => c.name) }, 'preflight finished');
   return { ok, checks, server, probe };

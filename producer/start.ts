@@ -13,9 +13,11 @@ import { enqueueShards, registerRun, syncDispatch } from '../core/jobs.js';
 import { COLL, ensureIndexes } from '../core/store/collections.js';
 import { createRun, getRun, transitionRun, type RunDoc } from '../core/store/runs.js';
 import { acquireScope, assertNoOverlap, releaseScope } from '../core/store/scope-locks.js';
+import { resolveScan } from '../core/store/corpus-scan.js';
 import { ProgressStore } from '../core/store/progress.js';
 import { errorSummary, RunStateError } from '../core/errors.js';
 import { parseTenantOption } from '../core/tenant.js';
+import { assertBatchSize } from '../core/manifest-bound.js';
 import { planShards } from './plan.js';
 import { assertStartAllowed, precheckStart, type StartGate } from './approvals.js';
 
@@ -92,7 +94,7 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
     let planned;
     let gate: StartGate | undefined;
     try {
-      planned = await planShards(db, run, log);
+      planned = await planShards(db, run, await resolveScan(db, conns.cfg.scan), log);
       if (!run.dry_run) {
         const force = run.forced ? { force: true, reason: run.forced.reason, ...(run.forced.by ? { by: run.forced.by } : {}) } : {};
         gate = await assertStartAllowed(conns, { args: run.args, corpusSha256: planned.corpus_sha256, ...force }, log);
@@ -110,6 +112,7 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
       set: {
         shards_total: planned.shards,
         snapshot: { docs: planned.docs, advisories: planned.advisories, corpus_sha256: planned.corpus_sha256 },
+        planner: planned.planner,
         started_at: new Date(),
         ...(gate ? { start_gate: { plan_hash: gate.plan_hash, frozen: gate.frozen, approvals: gate.approvals.map((a) => ({ role: a.role, by: a.by, at: a.at, dry_run_id: a.dry_run_id })), forced: gate.forced } } : {}),
       },
@@ -123,6 +126,7 @@ async function planAndEnqueue(conns: Connections, run: RunDoc, log: Logger): Pro
 }
 
 export async function startRun(conns: Connections, opts: StartOptions, log: Logger): Promise<RunDoc> {
+  assertBatchSize(opts.batchSize);
   await ensureIndexes(conns.db);
   if (!opts.dryRun && !opts.force) await assertNoOverlap(conns.db, parseTenantOption(opts.tenant));
   if (!opts.dryRun) await precheckStart(conns, { args: runArgs(opts), force: opts.force !== undefined });

@@ -23,6 +23,10 @@ function summaryText(s: RunStatus): string {
     `  shards ${s.shards_done}/${s.shards} done${s.shards_failed ? `, ${s.shards_failed} failed` : ''}; documents ${s.docs}/${s.docs_planned}`,
     `  ${s.dry_run ? 'would insert' : 'inserted'} ${s.edges_inserted} edges, ${s.tombstones_inserted} tombstones; idempotent hits ${s.idempotent_hits}; violations ${s.violations}; errors ${s.errors}`,
   ];
+  if (s.violations > 0) {
+    const reasons = Object.entries(s.violations_by_reason).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
+    lines.push(`  violations by reason: ${reasons.join(', ')}`);
+  }
   if (s.error) lines.push(`  error ${s.error.code}: ${s.error.message}`);
   return lines.join('\n');
 }

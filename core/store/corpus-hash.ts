@@ -1,24 +1,27 @@
 /**
- * Corpus hashes over the in-scope raw documents (DESIGN §5), from their canonical lines
- * `tenant|vendor|upstream_id|content_hash\n`:
- *  - the plan's bundle hash (`snapshot.corpus_sha256` of a run): the lines fed advisory by
- *    advisory in planning order, by `BundleHash` — the planner and `plannedCorpusSha256`
- *    (a fresh scan, e.g. to tell whether an approved dry run's corpus is still current)
- *    share it, so both give the same value for the same corpus;
- *  - the offline-kit hash (`advisory_raw_sha256`): the same lines sorted bytewise.
- * The scale issue makes these one streaming definition; until then both live here.
+ * The corpus bundle hash (DESIGN §5) — one definition for the planner (`snapshot.corpus_sha256`
+ * of a run), validation (`corpus_sha256` of the report), the approval gate and the offline
+ * kit (`advisory_raw_sha256`):
+ *
+ *   sha256 over the lines `tenant|vendor|upstream_id|content_hash\n` of the in-scope raw
+ *   documents, advisory by advisory in planning order — (tenant, vendor, upstream_id)
+ *   compared field by field as UTF-8 bytes — and within an advisory by content_hash.
+ *
+ * Field by field, not line by line: sorting whole lines would put `CVE-2021-12345|…` before
+ * `CVE-2021-1234|…` ('5' < '|'), which no streaming pass in planning order can produce.
+ * It is computed incrementally while the advisories stream by, in bounded memory.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import type { AdvisoryGroup } from '../supersedes.js';
-import { bundleLines, identityCursor, identityRow } from './corpus-scan.js';
-import type { RunDoc } from './runs.js';
+import { advisoryGroups, bundleLines, identityRows, type CorpusScope, type ScanOptions } from './corpus-scan.js';
 
-export type CorpusScope = Pick<RunDoc, 'snapshot_bound' | 'tenant'>;
+export type { CorpusScope } from './corpus-scan.js';
 
 export class BundleHash {
   private readonly h: Hash = createHash('sha256');
 
+  /** Feed the advisories in planning order. */
   add(group: AdvisoryGroup): void {
     for (const line of bundleLines(group)) this.h.update(line);
   }
@@ -28,39 +31,13 @@ export class BundleHash {
   }
 }
 
-/** Stream the scope's identity rows, one advisory at a time (bounded by one advisory). */
-async function forEachAdvisory(db: Db, scope: CorpusScope, fn: (g: AdvisoryGroup) => void): Promise<number> {
-  let open: AdvisoryGroup | undefined;
-  let docs = 0;
-  for await (const d of identityCursor(db, scope)) {
-    const r = identityRow(d);
-    docs++;
-    if (open && open.tenant === r.tenant && open.vendor === r.vendor && open.upstream_id === r.upstream_id) {
-      open.revisions.push({ raw_id: r.raw_id, fetched_at: r.fetched_at, content_hash: r.content_hash });
-      continue;
-    }
-    if (open) fn(open);
-    open = { tenant: r.tenant, vendor: r.vendor, upstream_id: r.upstream_id, revisions: [{ raw_id: r.raw_id, fetched_at: r.fetched_at, content_hash: r.content_hash }] };
-  }
-  if (open) fn(open);
-  return docs;
-}
-
-/** The bundle hash a run planned now over this scope would record (one corpus scan). */
-export async function plannedCorpusSha256(db: Db, scope: CorpusScope): Promise<{ sha256: string; docs: number }> {
+/** The corpus bundle hash of this scope now (one identity scan). */
+export async function corpusSha256(db: Db, scope: CorpusScope, scan: ScanOptions): Promise<{ sha256: string; docs: number }> {
   const bundle = new BundleHash();
-  const docs = await forEachAdvisory(db, scope, (g) => bundle.add(g));
+  let docs = 0;
+  for await (const g of advisoryGroups(identityRows(db, scope, scan))) {
+    bundle.add(g);
+    docs += g.revisions.length;
+  }
   return { sha256: bundle.digest(), docs };
-}
-
-/** The offline-kit `advisory_raw_sha256`: sha256 over the scope's lines sorted bytewise. */
-export async function rawCorpusSha256(db: Db, scope: CorpusScope): Promise<{ sha256: string; docs: number }> {
-  const lines: Buffer[] = [];
-  const docs = await forEachAdvisory(db, scope, (g) => {
-    for (const line of bundleLines(g)) lines.push(Buffer.from(line));
-  });
-  lines.sort(Buffer.compare);
-  const h = createHash('sha256');
-  for (const l of lines) h.update(l);
-  return { sha256: h.digest('hex'), docs };
 }

@@ -33,11 +33,19 @@ export interface Snapshot {
   corpus_sha256: string;
 }
 
+/** How the identity scan was ordered (LNM_PLAN_SORT) and what planning took. */
+export interface PlannerInfo {
+  sort: 'server' | 'external';
+  /** Runs the external sort wrote to disk (0: the scope fit one in-memory run, or a server sort). */
+  spilled_runs: number;
+  ms: number;
+}
+
 /** Fields a transition may set on the run (kept on its log entry). */
 export interface RunUpdate {
   shards_total?: number;
   snapshot?: Snapshot;
-  planner?: Record<string, unknown>;
+  planner?: PlannerInfo;
   started_at?: Date;
   finished_at?: Date;
   throttle_reasons?: string[];

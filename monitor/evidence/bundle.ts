@@ -16,6 +16,7 @@ import { canonicalJson } from '../../core/canonical-json.js';
 import { importsUpTo, type ImportDoc } from '../../core/store/imports.js';
 import { streamRunLog, type RunLogEntry } from '../../core/store/run-log.js';
 import { getRun, type RunDoc } from '../../core/store/runs.js';
+import type { ScanOptions } from '../../core/store/corpus-scan.js';
 import { shardTotals } from '../../core/store/shards.js';
 import type { ToolInfo } from '../../core/tool-info.js';
 import { reportBytes, validateRun } from '../validate.js';
@@ -30,6 +31,8 @@ export interface EvidenceOptions {
   tool: ToolInfo;
   /** The command line of this `evidence` invocation. */
   commandLine: string[];
+  /** The identity scan's order for the validation (`resolveScan`). */
+  scan: ScanOptions;
 }
 
 export interface EvidenceResult {
@@ -94,7 +97,7 @@ async function writeRunLog(db: Db, runId: string, folder: string): Promise<{ ent
 export async function writeEvidence(db: Db, runId: string, opts: EvidenceOptions): Promise<EvidenceResult> {
   const { folder } = opts;
   const run = await getRun(db, runId);
-  const validation = await validateRun(db, runId);
+  const validation = await validateRun(db, runId, opts.scan);
   const totals = await shardTotals(db, runId);
   await writeFile(path.join(folder, REPORT_FILE), reportBytes(validation.report));
   const dryRuns = await writeDryRuns(db, run, folder);

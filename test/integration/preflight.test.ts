@@ -19,7 +19,8 @@ import { childEnv, loadConfig } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
 import { freePort } from '../../core/services/proc.js';
 import { COLL, ensureIndexes, RAW_IDEMPOTENCY_INDEX } from '../../core/store/collections.js';
-import { rawCorpusSha256 } from '../../core/store/corpus-hash.js';
+import { corpusSha256 } from '../../core/store/corpus-hash.js';
+import { resolveScan } from '../../core/store/corpus-scan.js';
 import { FLAGS, getFlag } from '../../core/store/flags.js';
 import { writeHeartbeat } from '../../core/store/heartbeats.js';
 import { applyMigrations } from '../../core/store/migrations.js';
@@ -122,7 +123,7 @@ describe('preflight', () => {
   }, LONG);
 
   it('a probe SIGKILLed between its inserts leaves a document only the next preflight removes, out of every corpus hash meanwhile', async () => {
-    const kitBefore = await rawCorpusSha256(conns.db, { snapshot_bound: new Date(), tenant: null });
+    const kitBefore = await corpusSha256(conns.db, { snapshot_bound: new Date(), tenant: null }, await resolveScan(conns.db, conns.cfg.scan));
     const script = [
       `import { loadConfig } from ${JSON.stringify(path.join(DIST, 'core/config.js'))};`,
       `import { Connections } from ${JSON.stringify(path.join(DIST, 'core/connections.js'))};`,
@@ -141,7 +142,7 @@ describe('preflight', () => {
     child.kill('SIGKILL');
     await gone;
     expect(await probeDocs()).toBe(1);
-    expect(await rawCorpusSha256(conns.db, { snapshot_bound: new Date(), tenant: null })).toEqual(kitBefore);
+    expect(await corpusSha256(conns.db, { snapshot_bound: new Date(), tenant: null }, await resolveScan(conns.db, conns.cfg.scan))).toEqual(kitBefore);
 
     const r = await preflight(conns, {}, quietLog);
     expect(r.ok).toBe(true);
@@ -169,7 +170,7 @@ describe('preflight', () => {
   }, LONG);
 
   it('with a kit file: passes when its advisory_raw_sha256 is current, fails when stale or unreadable', async () => {
-    const current = await rawCorpusSha256(conns.db, { snapshot_bound: new Date(), tenant: null });
+    const current = await corpusSha256(conns.db, { snapshot_bound: new Date(), tenant: null }, await resolveScan(conns.db, conns.cfg.scan));
     const good = path.join(home, 'kit.json');
     writeFileSync(good, JSON.stringify({ advisory_raw_sha256: current.sha256, tenant: null }));
     expect(check(await preflight(conns, { kitFile: good }, quietLog), 'kit')).toMatchObject({ ok: true, reason: expect.stringContaining(`${current.docs} documents`) });

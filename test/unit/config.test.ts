@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { configReference, loadConfig, renderConfigReference } from '../../core/config.js';
+import { MAX_BATCH_SIZE } from '../../core/manifest-bound.js';
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../../core/errors.js';
 
@@ -90,7 +91,12 @@ describe('values from the environment', () => {
 
   it('accepts the range bounds', () => {
     expect(loadConfig({ LNM_BATCH_SIZE: '1' }).batchSize).toBe(1);
-    expect(loadConfig({ LNM_BATCH_SIZE: '100000' }).batchSize).toBe(100_000);
+    expect(loadConfig({ LNM_BATCH_SIZE: String(MAX_BATCH_SIZE) }).batchSize).toBe(MAX_BATCH_SIZE);
+  });
+
+  it('bounds LNM_BATCH_SIZE by the shard manifest size, naming the bound', () => {
+    expect(MAX_BATCH_SIZE).toBe(16_368);
+    expect(() => loadConfig({ LNM_BATCH_SIZE: '100000' })).toThrow(/LNM_BATCH_SIZE: 100000 is outside 1\.\.16368/);
   });
 });
 
@@ -102,7 +108,7 @@ describe('validation errors name the variable (ERR_CONFIG, path = variable)', ()
     ['not a number', 'LNM_LAG_THROTTLE_S', 'NaN'],
     ['infinite', 'LNM_ERROR_RATE_MAX', 'Infinity'],
     ['below range', 'LNM_BATCH_SIZE', '0'],
-    ['above range', 'LNM_BATCH_SIZE', '100001'],
+    ['above range', 'LNM_BATCH_SIZE', String(MAX_BATCH_SIZE + 1)],
     ['above range', 'LNM_WORKER_CONCURRENCY', '65'],
     ['negative', 'LNM_JOB_BACKOFF_MS', '-1'],
     ['fraction above 1', 'LNM_ERROR_RATE_MAX', '1.5'],
