@@ -81,7 +81,7 @@ function failed(kind: CaseKind, docs: number, err: unknown, workers?: number): C
 class Recorder {
   readonly file: string;
   readonly result: BenchResult;
-  constructor(fresh: BenchResult, append: boolean) {
+  constructor(fresh: BenchResult, private readonly append: boolean) {
     mkdirSync(path.join(BENCH_DIR, 'results'), { recursive: true });
     this.file = path.join(BENCH_DIR, 'results', `${fresh.date.slice(0, 10)}.json`);
     if (append && existsSync(this.file)) {
@@ -92,8 +92,13 @@ class Recorder {
   }
 
   add(c: CaseResult): void {
-    const same = (x: CaseResult): boolean => x.kind === c.kind && x.docs === c.docs && x.workers === c.workers;
-    this.result.cases = [...this.result.cases.filter((x) => !same(x)), { ...c, at: new Date().toISOString() }];
+    // Appending: cases another invocation recorded meanwhile are kept too; per kind, size and
+    // workers the latest one wins.
+    const onDisk = this.append && existsSync(this.file) ? (JSON.parse(readFileSync(this.file, 'utf8')) as BenchResult).cases : [];
+    const latest = new Map<string, CaseResult>();
+    const all = [...this.result.cases, ...onDisk, { ...c, at: new Date().toISOString() }];
+    for (const x of all.sort((a, b) => (a.at ?? '').localeCompare(b.at ?? ''))) latest.set(`${x.kind}/${x.docs}/${x.workers ?? 0}`, x);
+    this.result.cases = [...latest.values()];
     process.stderr.write(`bench: ${c.kind} ${c.docs}${c.workers ? ` w${c.workers}` : ''}: ${c.ok ? 'ok' : `FAILED ${c.error ?? ''}`} ${c.wall_s} s, ${c.docs_per_s ?? '–'} docs/s\n`);
     this.save();
   }
