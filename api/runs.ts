@@ -160,6 +160,8 @@ export interface WaitOptions extends ApiOptions {
   workerStderr?: number | 'inherit';
   /** Give up (reject) after this long; default: never. */
   timeoutMs?: number;
+  /** Stop following when aborted (Ctrl-C of a live view): resolves with the status last read. */
+  signal?: AbortSignal;
 }
 
 /** Follow a run until it reaches a terminal state; returns its final status. */
@@ -177,9 +179,11 @@ export async function waitForRun(runId: string, opts: WaitOptions = {}): Promise
     for (;;) {
       const status = toRunStatus(await summarizeRun(conns, id));
       opts.onProgress?.({ status, workers: status.terminal ? 0 : await queue.getWorkersCount() });
-      if (status.terminal) return status;
+      if (status.terminal || opts.signal?.aborted) return status;
       if (Date.now() > deadline) throw new Error(`run ${id} did not settle within ${opts.timeoutMs} ms (state ${status.state})`);
-      await delay(cfg.pollIntervalMs);
+      await delay(cfg.pollIntervalMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+        if (!opts.signal?.aborted) throw err;
+      });
     }
   } finally {
     await monitor?.close();

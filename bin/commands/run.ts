@@ -5,7 +5,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseTenantOption } from '../../core/tenant.js';
 import { operatorName } from '../../producer/freeze.js';
 import { usage, type Command, type CommandContext } from '../cli/command.js';
-import { ProgressView, progressLine } from '../progress.js';
+import { LiveStatusView, ProgressView, progressLine } from '../progress.js';
 
 /** Exit status of a settled or queued run: 1 when it failed or was rolled back. */
 export function runExitCode(s: RunStatus): number {
@@ -86,10 +86,26 @@ export const status: Command = {
   name: 'status',
   summary: 'progress, rate, ETA and counts of a run',
   positionals: [{ name: 'run', description: 'run id (run-YYYYMMDDTHHMMSSZ-xxxxxx), or latest' }],
-  options: {},
+  options: {
+    watch: { type: 'boolean', description: 'on a terminal: a live view (progress bar, docs/s, ETA, throttle state, alerts) refreshed until the run settles or Ctrl-C' },
+  },
+  notes: ['Off a terminal or with --json, --watch is ignored: one snapshot.'],
   async run(ctx) {
-    const s = await getRunStatus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log });
-    return { exitCode: 0, result: s, text: `${progressLine(s)}\n${summaryText(s)}` };
+    const live = ctx.options.watch === true && ctx.tty && ctx.options.json !== true;
+    if (!live) {
+      const s = await getRunStatus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log });
+      return { exitCode: 0, result: s, text: `${progressLine(s)}\n${summaryText(s)}` };
+    }
+    const stop = new AbortController();
+    const onSigint = (): void => stop.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const view = new LiveStatusView(process.stderr);
+      const s = await waitForRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, monitor: false, signal: stop.signal, onProgress: view.update });
+      return { exitCode: 0, result: s, text: summaryText(s) };
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
   },
 };
 
