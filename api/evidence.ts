@@ -1,20 +1,24 @@
 /**
  * The evidence bundle of a run and its offline re-check: `writeEvidence` creates
  * `<LNM_ARTIFACTS_DIR>/aoc-supersedes/<UTC timestamp>/` (or the folder given) and fills it;
- * `verifyEvidence` re-checks a folder's SHA256SUMS and report hashes without a database.
+ * `verifyEvidence` re-checks a folder's SHA256SUMS and report hashes without a database;
+ * `writeKitHashes` writes the offline-kit manifest (`kit hashes`).
  */
-import { mkdirSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { withConnections } from '../core/connections.js';
+import { canonicalJson } from '../core/canonical-json.js';
 import { ConfigError } from '../core/errors.js';
 import { resolveRunRef } from '../core/store/runs.js';
 import { resolveScan } from '../core/store/corpus-scan.js';
 import { toolInfo } from '../core/tool-info.js';
 import { writeEvidence as writeBundle, type EvidenceResult } from '../monitor/evidence/bundle.js';
 import { verifyFolder, type VerifyResult } from '../monitor/evidence/sums.js';
+import { kitHashes, type KitManifest } from '../producer/kit.js';
 import { resolveOptions, type ApiOptions } from './context.js';
 
-export type { EvidenceResult, VerifyResult };
+export type { EvidenceResult, VerifyResult, KitManifest };
 
 export interface EvidenceOptions extends ApiOptions {
   /** Write into this folder (created; it must be empty) instead of a new timestamped one. */
@@ -62,4 +66,35 @@ export async function writeEvidence(runId: string, opts: EvidenceOptions = {}): 
 /** Re-check an evidence folder: sums of every file, no unlisted file, report hashes of evidence.json. */
 export async function verifyEvidence(folder: string): Promise<VerifyResult> {
   return verifyFolder(path.resolve(folder));
+}
+
+export interface KitOptions extends ApiOptions {
+  /** One tenant (default: every tenant). */
+  tenant?: string | null;
+  /** The run whose planned bundle to hash (id or latest; default: the newest run of the tenant scope). */
+  runId?: string;
+  /** Folder of kit-hashes.json (default LNM_ARTIFACTS_DIR/offline-kit). */
+  outDir?: string;
+}
+
+export interface KitResult {
+  file: string;
+  /** SHA-256 of the file's bytes. */
+  sha256: string;
+  kit: KitManifest;
+}
+
+/** The offline-kit manifest: hashes of the in-scope advisory_raw and of a run's planned bundle. */
+export async function writeKitHashes(opts: KitOptions = {}): Promise<KitResult> {
+  const { cfg } = resolveOptions(opts);
+  return withConnections(cfg, async (conns) => {
+    const runId = opts.runId ? await resolveRunRef(conns.db, opts.runId) : undefined;
+    const kit = await kitHashes(conns.db, { tenant: opts.tenant ?? null, scan: await resolveScan(conns.db, cfg.scan), ...(runId ? { runId } : {}) });
+    const dir = path.resolve(opts.outDir ?? path.join(cfg.artifactsDir, 'offline-kit'));
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'kit-hashes.json');
+    const bytes = `${canonicalJson(kit, 2)}\n`;
+    writeFileSync(file, bytes);
+    return { file, sha256: createHash('sha256').update(bytes).digest('hex'), kit };
+  });
 }

@@ -11,7 +11,19 @@ export { startBackfill, waitForRun, getRunStatus, listRunStatuses, type RunStatu
 export { pauseRun, resumeRun, cancelRun, rollbackRun, validateRun, type ControlResult, type ControlOptions, type ValidateOptions } from './control.js';
 export { startWorker, startMonitor, type WorkerOptions, type WorkerHandle, type MonitorHandle, type MonitorOptions } from './processes.js';
 export { importCorpus, seedCorpus, type ImportOptions, type ImportResult, type SeedOptions, type SeedResult } from './data.js';
-export { writeEvidence, verifyEvidence, utcStamp, type EvidenceOptions, type EvidenceResult, type VerifyResult } from './evidence.js';
+export {
+  writeEvidence,
+  verifyEvidence,
+  writeKitHashes,
+  utcStamp,
+  type EvidenceOptions,
+  type EvidenceResult,
+  type VerifyResult,
+  type KitOptions,
+  type KitResult,
+  type KitManifest,
+} from './evidence.js';
+export { takeSnapshot, restoreSnapshot, type SnapshotOptions, type SnapshotResult, type RestoreOptions, type RestoreResult } from './snapshot.js';
 export { servicesUp, servicesDown, servicesStatus, type ServicesStatus } from './services.js';
 export type { RollbackResult } from '../workers/rollback.js';
 export type { ValidationReport, ValidationResult } from '../monitor/validate.js';

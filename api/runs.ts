@@ -31,6 +31,13 @@ export interface RunStatus {
   tombstones_inserted: number;
   idempotent_hits: number;
   violations: number;
+  /** `violations` by reason (a dry run predicts each of these exactly). */
+  violations_by_reason: {
+    content_differs: number;
+    newer_raw_id_collision: number;
+    older_raw_id_collision: number;
+    unique_index_collision: number;
+  };
   errors: number;
   docs_per_s: number | null;
   eta_s: number | null;
@@ -60,6 +67,12 @@ export function toRunStatus(s: RunSummary): RunStatus {
     tombstones_inserted: s.counts.tombstones_inserted,
     idempotent_hits: s.counts.idempotent_hits,
     violations: s.counts.violations,
+    violations_by_reason: {
+      content_differs: s.counts.violations_content_differs,
+      newer_raw_id_collision: s.counts.violations_newer_raw_id_collision,
+      older_raw_id_collision: s.counts.violations_older_raw_id_collision,
+      unique_index_collision: s.counts.violations_unique_index_collision,
+    },
     errors: s.counts.errors,
     docs_per_s: s.docs_per_s,
     eta_s: s.eta_s,
@@ -147,6 +160,8 @@ export interface WaitOptions extends ApiOptions {
   workerStderr?: number | 'inherit';
   /** Give up (reject) after this long; default: never. */
   timeoutMs?: number;
+  /** Stop following when aborted (Ctrl-C of a live view): resolves with the status last read. */
+  signal?: AbortSignal;
 }
 
 /** Follow a run until it reaches a terminal state; returns its final status. */
@@ -164,9 +179,11 @@ export async function waitForRun(runId: string, opts: WaitOptions = {}): Promise
     for (;;) {
       const status = toRunStatus(await summarizeRun(conns, id));
       opts.onProgress?.({ status, workers: status.terminal ? 0 : await queue.getWorkersCount() });
-      if (status.terminal) return status;
+      if (status.terminal || opts.signal?.aborted) return status;
       if (Date.now() > deadline) throw new Error(`run ${id} did not settle within ${opts.timeoutMs} ms (state ${status.state})`);
-      await delay(cfg.pollIntervalMs);
+      await delay(cfg.pollIntervalMs, undefined, opts.signal ? { signal: opts.signal } : {}).catch((err: unknown) => {
+        if (!opts.signal?.aborted) throw err;
+      });
     }
   } finally {
     await monitor?.close();

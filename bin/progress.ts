@@ -21,6 +21,36 @@ export function progressLine(s: RunStatus, width = 30): string {
   return `[${bar}] ${done}/${total} shards${failed ? ` (${failed} failed)` : ''} ${s.state} ${rate} docs/s ETA ${fmtDuration(s.eta_s)}`;
 }
 
+/** The live status panel: bar, rates and ETA, throttle state, alerts, the first error. */
+export function statusPanel(s: RunStatus, workers: number): string[] {
+  const lines = [
+    `run ${s.run_id}: ${s.state}${s.reason ? ` (${s.reason})` : ''}${s.dry_run ? ' [dry run]' : ''}`,
+    progressLine(s),
+    `documents ${s.docs}/${s.docs_planned}; edges ${s.edges_inserted}, tombstones ${s.tombstones_inserted}; hits ${s.idempotent_hits}; violations ${s.violations}; errors ${s.errors}; workers ${workers}`,
+    `throttle: ${s.state === 'throttled' ? `ON (${s.throttle_reasons.join('; ') || 'no reason recorded'})` : 'off'}`,
+    `alerts: ${s.alerts.length > 0 ? s.alerts.join(', ') : 'none'}`,
+  ];
+  if (s.error) lines.push(`error ${s.error.code}: ${s.error.message}`);
+  return lines;
+}
+
+/**
+ * `status --watch` on a terminal: the panel redrawn in place (cursor up, clear below) at
+ * every poll; Ctrl-C or a settled run leaves the last panel on screen.
+ */
+export class LiveStatusView {
+  private drawn = 0;
+
+  constructor(private readonly out: Writable) {}
+
+  readonly update = (p: Progress): void => {
+    const lines = statusPanel(p.status, p.workers);
+    const up = this.drawn > 0 ? `\u001b[${this.drawn}A\r\u001b[J` : '';
+    this.out.write(`${up}${lines.join('\n')}\n`);
+    this.drawn = lines.length;
+  };
+}
+
 export class ProgressView {
   private lastLine = '';
   private lastWorkerSeen = Date.now();

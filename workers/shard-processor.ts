@@ -24,7 +24,8 @@ import type { Connections } from '../core/connections.js';
 import { rawIdKey, supersedesForGroups, type Edge, type SupersedesResult, type Tombstone } from '../core/supersedes.js';
 import { backfillEventRows, insertOutboxRows } from '../core/store/outbox.js';
 import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
-import { IdempotentWriter, type IdDoc, type WriteTally } from './idempotent-write.js';
+import { IdempotentWriter, type TenantDoc, type Violation, type WriteTally } from './idempotent-write.js';
+import { EDGE_UNIQUE_INDEXES } from './unique-keys.js';
 import { deleteOwned } from '../core/store/owned-writes.js';
 
 export type ShardOutcome =
@@ -71,8 +72,8 @@ async function readRun(db: Db, runId: string): Promise<RunDoc> {
 }
 
 async function write(ctx: ShardContext, run: RunDoc, r: SupersedesResult): Promise<[WriteTally, WriteTally]> {
-  const edgeWriter = new IdempotentWriter<Edge>(ctx.db.collection<IdDoc>(COLL.supersedes), run._id, sameEdge);
-  const tombWriter = new IdempotentWriter<Tombstone>(ctx.db.collection<IdDoc>(COLL.tombstones), run._id, sameTombstone);
+  const edgeWriter = new IdempotentWriter<Edge>(ctx.db.collection<TenantDoc>(COLL.supersedes), run._id, sameEdge, EDGE_UNIQUE_INDEXES);
+  const tombWriter = new IdempotentWriter<Tombstone>(ctx.db.collection<TenantDoc>(COLL.tombstones), run._id, sameTombstone);
   if (run.dry_run) return [await edgeWriter.plan(r.edges), await tombWriter.plan(r.tombstones)];
   const stamp = { run_id: run._id, created_at: new Date() };
   return [await edgeWriter.write(r.edges, stamp), await tombWriter.write(r.tombstones, stamp)];
@@ -82,6 +83,16 @@ async function write(ctx: ShardContext, run: RunDoc, r: SupersedesResult): Promi
 async function undo(ctx: ShardContext, run: RunDoc, r: SupersedesResult): Promise<number> {
   const edges = await deleteOwned(ctx.db, COLL.supersedes, r.edges.map((e) => e._id), run._id, ctx.deleteBatch);
   return edges + (await deleteOwned(ctx.db, COLL.tombstones, r.tombstones.map((t) => t._id), run._id, ctx.deleteBatch));
+}
+
+function violationCounts(violations: readonly Violation[]): Pick<ShardCounts, `violations_${Violation['reason']}`> {
+  const n = (reason: Violation['reason']): number => violations.filter((v) => v.reason === reason).length;
+  return {
+    violations_content_differs: n('content_differs'),
+    violations_newer_raw_id_collision: n('newer_raw_id_collision'),
+    violations_older_raw_id_collision: n('older_raw_id_collision'),
+    violations_unique_index_collision: n('unique_index_collision'),
+  };
 }
 
 export async function processShard(ctx: ShardContext, job: ShardJob): Promise<ShardOutcome> {
@@ -125,6 +136,7 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
       idempotent_hits: e.hits + t.hits,
       write_attempts: e.attempts + t.attempts,
       violations: violations.length,
+      ...violationCounts(violations),
       errors: 0,
     };
     const failed = violations.length > 0 && run.stop_on_error;

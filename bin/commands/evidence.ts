@@ -1,6 +1,7 @@
-/** evidence: the signed-off bundle of a run, and its offline re-check (--verify). */
-import { verifyEvidence, writeEvidence } from '../../api/index.js';
+/** evidence: the signed-off bundle of a run, and its offline re-check (--verify); kit hashes: the offline-kit manifest. */
+import { verifyEvidence, writeEvidence, writeKitHashes } from '../../api/index.js';
 import { UsageError } from '../../core/errors.js';
+import { parseTenantOption } from '../../core/tenant.js';
 import { usage, type Command } from '../cli/command.js';
 
 export const evidence: Command = {
@@ -30,6 +31,35 @@ export const evidence: Command = {
       `  report ${r.report_ok ? 'ok' : 'FAILED'}, sha256 ${r.report_sha256}`,
       `  corpus bundle ${r.corpus_sha256 ?? 'none (never planned)'}; idempotency violations ${r.idempotency_violations}; errors ${r.errors}`,
       `  ${r.files.length} files + SHA256SUMS`,
+    ].join('\n');
+    return { exitCode: 0, result: r, text };
+  },
+};
+
+export const kit: Command = {
+  name: 'kit',
+  summary: 'kit hashes: the offline-kit manifest (SHA-256 of the in-scope advisory_raw and of a planned backfill bundle, with counts)',
+  positionals: [{ name: 'what', description: 'hashes', choices: ['hashes'] }],
+  options: {
+    tenant: { type: 'string', value: 'T', description: 'only this tenant (default: every tenant)' },
+    run: { type: 'string', value: 'RUN', description: 'the run whose shard manifests form the bundle (default: the newest run of the tenant scope)' },
+    out: { type: 'string', value: 'DIR', description: 'write DIR/kit-hashes.json (default LNM_ARTIFACTS_DIR/offline-kit)' },
+  },
+  notes: ['preflight --kit=FILE compares a kit file with the database.'],
+  async run(ctx) {
+    const o = ctx.options;
+    const r = await writeKitHashes({
+      config: ctx.cfg,
+      log: ctx.log,
+      tenant: parseTenantOption(o.tenant as string | undefined),
+      ...(typeof o.run === 'string' ? { runId: o.run } : {}),
+      ...(typeof o.out === 'string' ? { outDir: o.out } : {}),
+    });
+    const b = r.kit.backfill_bundle;
+    const text = [
+      `offline kit ${r.file} (sha256 ${r.sha256})`,
+      `  advisory_raw ${r.kit.advisory_raw_sha256} (${r.kit.advisory_raw.documents} documents, ${r.kit.tenant === null ? 'all tenants' : `tenant ${r.kit.tenant}`})`,
+      b ? `  backfill bundle ${b.sha256} (run ${b.run_id}: ${b.shards} shards, ${b.advisories} advisories, ${b.documents} documents)` : '  backfill bundle: none (no run of this scope)',
     ].join('\n');
     return { exitCode: 0, result: r, text };
   },

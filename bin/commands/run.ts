@@ -5,7 +5,7 @@ import { UsageError } from '../../core/errors.js';
 import { parseTenantOption } from '../../core/tenant.js';
 import { operatorName } from '../../producer/freeze.js';
 import { usage, type Command, type CommandContext } from '../cli/command.js';
-import { ProgressView, progressLine } from '../progress.js';
+import { LiveStatusView, ProgressView, progressLine } from '../progress.js';
 
 /** Exit status of a settled or queued run: 1 when it failed or was rolled back. */
 export function runExitCode(s: RunStatus): number {
@@ -23,6 +23,10 @@ function summaryText(s: RunStatus): string {
     `  shards ${s.shards_done}/${s.shards} done${s.shards_failed ? `, ${s.shards_failed} failed` : ''}; documents ${s.docs}/${s.docs_planned}`,
     `  ${s.dry_run ? 'would insert' : 'inserted'} ${s.edges_inserted} edges, ${s.tombstones_inserted} tombstones; idempotent hits ${s.idempotent_hits}; violations ${s.violations}; errors ${s.errors}`,
   ];
+  if (s.violations > 0) {
+    const reasons = Object.entries(s.violations_by_reason).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
+    lines.push(`  violations by reason: ${reasons.join(', ')}`);
+  }
   if (s.error) lines.push(`  error ${s.error.code}: ${s.error.message}`);
   return lines.join('\n');
 }
@@ -82,10 +86,26 @@ export const status: Command = {
   name: 'status',
   summary: 'progress, rate, ETA and counts of a run',
   positionals: [{ name: 'run', description: 'run id (run-YYYYMMDDTHHMMSSZ-xxxxxx), or latest' }],
-  options: {},
+  options: {
+    watch: { type: 'boolean', description: 'on a terminal: a live view (progress bar, docs/s, ETA, throttle state, alerts) refreshed until the run settles or Ctrl-C' },
+  },
+  notes: ['Off a terminal or with --json, --watch is ignored: one snapshot.'],
   async run(ctx) {
-    const s = await getRunStatus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log });
-    return { exitCode: 0, result: s, text: `${progressLine(s)}\n${summaryText(s)}` };
+    const live = ctx.options.watch === true && ctx.tty && ctx.options.json !== true;
+    if (!live) {
+      const s = await getRunStatus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log });
+      return { exitCode: 0, result: s, text: `${progressLine(s)}\n${summaryText(s)}` };
+    }
+    const stop = new AbortController();
+    const onSigint = (): void => stop.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      const view = new LiveStatusView(process.stderr);
+      const s = await waitForRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, monitor: false, signal: stop.signal, onProgress: view.update });
+      return { exitCode: 0, result: s, text: summaryText(s) };
+    } finally {
+      process.removeListener('SIGINT', onSigint);
+    }
   },
 };
 
@@ -93,13 +113,22 @@ export const validate: Command = {
   name: 'validate',
   summary: 'consistency report of a run (report.json + SHA-256); exit 1 when a check fails',
   positionals: [{ name: 'run', description: 'run id, or latest' }],
-  options: { out: { type: 'string', value: 'DIR', description: 'write report.json and report.json.sha256 into DIR' } },
+  options: { out: { type: 'string', value: 'DIR', description: 'write report.json and report.json.sha256 into DIR (default LNM_ARTIFACTS_DIR/reports/<run>)' } },
   async run(ctx) {
     const out = ctx.options.out as string | undefined;
-    const r = await validateRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, ...(out ? { outDir: out } : {}) });
-    const result = { ok: r.report.ok, edges: r.report.edges, observations: r.report.observations, report_sha256: r.report_sha256, report: r.report, ...(r.file ? { file: r.file } : {}) };
+    const r = await validateRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, ...(out ? { outDir: out } : { writeReport: true }) });
+    const result = {
+      ok: r.report.ok,
+      failing_checks: r.report.failing_checks,
+      edges: r.report.edges,
+      observations: r.report.observations,
+      report_sha256: r.report_sha256,
+      report: r.report,
+      ...(r.file ? { file: r.file } : {}),
+    };
     const text = [
-      `validation of ${r.run_id}: ${r.report.ok ? 'ok' : 'FAILED'}`,
+      `validation of ${r.run_id}: ${r.report.ok ? 'ok' : `FAILED: ${r.report.failing_checks.join(', ')}`}`,
+      ...r.report.checks.map((c) => `  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name}  ${Object.entries(c.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${c.samples.length ? `\n        ${c.samples.join('\n        ')}` : ''}`),
       `  edges expected ${r.report.edges.expected}, present ${r.report.edges.present}, missing ${r.report.edges.missing}, extra ${r.report.edges.extra}`,
       `  edge digest ${r.report.edges.digest}`,
       `  report sha256 ${r.report_sha256}${r.file ? ` (${r.file})` : ''}`,

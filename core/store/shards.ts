@@ -22,6 +22,14 @@ export interface ShardCounts {
   idempotent_hits: number;
   write_attempts: number;
   violations: number;
+  /** `violations` by reason (workers/idempotent-write.ts): a different document under the edge's or tombstone's `_id`, */
+  violations_content_differs: number;
+  /** … the edge's newer revision already has another predecessor (`(tenant, newer.raw_id)` unique index), */
+  violations_newer_raw_id_collision: number;
+  /** … its older revision already has another successor (`(tenant, older.raw_id)`), */
+  violations_older_raw_id_collision: number;
+  /** … a unique-index collision with a document removed before it could be read back. */
+  violations_unique_index_collision: number;
   errors: number;
 }
 
@@ -78,7 +86,21 @@ export async function firstShardError(db: Db, runId: string): Promise<ErrorInfo 
 }
 
 export function emptyCounts(): ShardCounts {
-  return { docs: 0, advisories: 0, edges_inserted: 0, tombstones_inserted: 0, idempotent_hits: 0, write_attempts: 0, violations: 0, errors: 0 };
+  return {
+    docs: 0,
+    advisories: 0,
+    edges_inserted: 0,
+    tombstones_inserted: 0,
+    idempotent_hits: 0,
+    write_attempts: 0,
+    violations: 0,
+    errors: 0,
+    // After the older fields: the progress store keeps each shard's contribution positionally.
+    violations_content_differs: 0,
+    violations_newer_raw_id_collision: 0,
+    violations_older_raw_id_collision: 0,
+    violations_unique_index_collision: 0,
+  };
 }
 
 export function addCounts(a: ShardCounts, b: ShardCounts): ShardCounts {

@@ -7,7 +7,7 @@ import type { Connections } from '../connections.js';
 import { getRun, type RunDoc } from './runs.js';
 import { inGroup, TERMINAL_STATES } from './run-status.js';
 import { ProgressStore } from './progress.js';
-import type { ShardCounts } from './shards.js';
+import { emptyCounts, type ShardCounts } from './shards.js';
 
 export interface RunSummary {
   run: RunDoc;
@@ -22,7 +22,7 @@ export async function summarizeRun(conns: Connections, runId: string, now = Date
   const run = await getRun(conns.db, runId);
   const settled = inGroup(run.state, TERMINAL_STATES) && run.counters && run.tally;
   const p = settled
-    ? { shards_done: run.tally!.done, shards_failed: run.tally!.failed, docs_done: run.counters!.docs, counts: run.counters! }
+    ? { shards_done: run.tally!.done, shards_failed: run.tally!.failed, docs_done: run.counters!.docs, counts: { ...emptyCounts(), ...run.counters } }
     : await new ProgressStore(conns.sharedRedis(), conns.cfg.queuePrefix).read(conns.db, runId);
   const total = run.shards_total;
   const elapsedS = run.started_at ? ((run.finished_at?.getTime() ?? now) - run.started_at.getTime()) / 1000 : 0;

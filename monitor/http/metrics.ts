@@ -56,6 +56,32 @@ export async function exposedRunIds(conns: Connections): Promise<{ live: string[
   return { live, settled };
 }
 
+/**
+ * A gauge without labels that has no sample until it is set: prom-client exposes an unset
+ * label-less gauge as 0, which for the oplog lag would read "perfectly healthy".
+ */
+class OptionalGauge extends Gauge {
+  private present = false;
+
+  override set(labels: Partial<Record<string, string | number>>, value: number): void;
+  override set(value: number): void;
+  override set(a: Partial<Record<string, string | number>> | number, b?: number): void {
+    this.present = true;
+    if (typeof a === 'number') super.set(a);
+    else super.set(a, b!);
+  }
+
+  override reset(): void {
+    this.present = false;
+    super.reset();
+  }
+
+  override async get(): ReturnType<Gauge['get']> {
+    const m = await super.get();
+    return this.present ? m : { ...m, values: [] };
+  }
+}
+
 const COUNTED: JobType[] = QUEUE_JOB_STATES.filter((s) => s !== 'paused');
 
 /**
@@ -85,7 +111,7 @@ export class MetricsExporter {
   private create(d: MetricDef): Metric {
     const common = { name: d.name, help: d.help, labelNames: [...d.labelNames], registers: [this.registry] };
     if (d.type === 'counter') return new Counter(common);
-    if (d.type === 'gauge') return new Gauge(common);
+    if (d.type === 'gauge') return d.absentWhenUnavailable && d.labelNames.length === 0 ? new OptionalGauge(common) : new Gauge(common);
     return new Histogram({ ...common, buckets: [...(d.buckets ?? [])] });
   }
 

@@ -24,6 +24,8 @@ export interface HostileCorpus {
   accepted: number;
   duplicates: number;
   outOfOrder: number;
+  /** 1-based line numbers of the out-of-order duplicates, in file order. */
+  outOfOrderLines: number[];
   rejected: Record<string, number>;
   /** Accepted documents per tenant. */
   perTenant: Record<string, number>;
@@ -187,7 +189,7 @@ export async function writeHostileCorpus(file: string, seed = 12): Promise<Hosti
     const j = Math.floor(rng() * (i + 1));
     [entries[i], entries[j]] = [entries[j]!, entries[i]!];
   }
-  const result: HostileCorpus = { file, outcomes: [], accepted: 0, duplicates: 0, outOfOrder: 0, rejected: {}, perTenant: {}, edges: { count: 0, digest: '', perTenant: {} } };
+  const result: HostileCorpus = { file, outcomes: [], accepted: 0, duplicates: 0, outOfOrder: 0, outOfOrderLines: [], rejected: {}, perTenant: {}, edges: { count: 0, digest: '', perTenant: {} } };
   const first = new Map<string, NonNullable<Entry['key']>>();
   const out = createWriteStream(file);
   for (const e of entries) {
@@ -198,7 +200,10 @@ export async function writeHostileCorpus(file: string, seed = 12): Promise<Hosti
       if (stored) {
         outcome = 'duplicate';
         result.duplicates++;
-        if (Date.parse(e.key.fetched) < Date.parse(stored.fetched)) result.outOfOrder++;
+        if (Date.parse(e.key.fetched) < Date.parse(stored.fetched)) {
+          result.outOfOrder++;
+          result.outOfOrderLines.push(result.outcomes.length + 1);
+        }
       } else {
         outcome = 'accepted';
         first.set(id, e.key);

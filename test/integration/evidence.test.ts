@@ -17,7 +17,7 @@ import { lastJson, quietLog, runCli } from '../helpers/env.js';
 import { runInProcess, rustsecHead } from '../helpers/events.js';
 import { useResources } from '../helpers/resources.js';
 
-const LONG = 120_000;
+const LONG = 300_000;
 const res = useResources();
 const cfg = res.config('evidence');
 const scratch = mkdtempSync(path.join(tmpdir(), 'lnm-evidence-'));

@@ -71,6 +71,7 @@ describe('hostile corpus', () => {
       accepted: corpus.accepted,
       duplicates: corpus.duplicates,
       out_of_order_duplicates: corpus.outOfOrder,
+      out_of_order_sample: corpus.outOfOrderLines.map((line) => expect.objectContaining({ line })),
       rejected: corpus.rejected,
       rejects_file: rejectsFile,
     });

@@ -8,6 +8,7 @@ import { METRICS } from '../../monitor/http/metric-catalog.js';
 import { probeSamples, queueSamples, runSamples, sumCounts, throttleCategory, type MetricSample } from '../../monitor/http/metric-values.js';
 import type { RunSummary } from '../../core/store/summary.js';
 import type { RunDoc } from '../../core/store/runs.js';
+import { emptyCounts } from '../../core/store/shards.js';
 
 const NONE = { token: '', basicAuth: '' };
 const TOKEN = { token: 't'.repeat(32), basicAuth: '' };
@@ -53,7 +54,7 @@ function summary(run: Partial<RunDoc>, counts: Partial<RunSummary['counts']> = {
   return {
     run: { ...base, ...run } as RunDoc,
     shards: { total: 4, done: 1, failed: 1, pending: 2 },
-    counts: { docs: 10, advisories: 4, edges_inserted: 6, tombstones_inserted: 6, idempotent_hits: 1, write_attempts: 13, violations: 0, errors: 1, ...counts },
+    counts: { ...emptyCounts(), docs: 10, advisories: 4, edges_inserted: 6, tombstones_inserted: 6, idempotent_hits: 1, write_attempts: 13, violations: 0, errors: 1, ...counts },
     docs_per_s: null,
     eta_s: eta,
   };

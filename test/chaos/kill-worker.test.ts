@@ -1,0 +1,60 @@
+/**
+ * Chaos 1: a worker process is SIGKILLed while it holds shards, three times: BullMQ's
+ * stalled-job check hands the shards to the other worker, which redoes them without
+ * writing twice.
+ */
+import { afterAll, describe, expect, it } from 'vitest';
+import { shardQueueName } from '../../core/contract.js';
+import { ChaosRig, LONG } from './harness.js';
+import { forgetResult, recordResult } from './results.js';
+
+const rigs: ChaosRig[] = [];
+afterAll(async () => {
+  for (const r of rigs) await r.teardown();
+});
+
+describe('chaos: a worker killed mid-shard', () => {
+  it('1. SIGKILL a worker mid-shard, several times: stalled shards are redone, nothing twice', async () => {
+    const t0 = Date.now();
+    forgetResult(1);
+    const rig = new ChaosRig('kill');
+    rigs.push(rig);
+    await rig.setup();
+    const run = await rig.start();
+    const id = run.run_id;
+    const stalled = new Set<string>();
+    rig.conns.queueEvents(shardQueueName(id)).on('stalled', ({ jobId }) => stalled.add(jobId));
+    rig.monitor();
+    const workers = [rig.worker(), rig.worker()];
+    const recovery: number[] = [];
+    let kills = 0;
+    // Three kills that each caught a worker holding shards (a kill between two shards does not count).
+    for (let caught = 0; caught < 3; ) {
+      expect(kills, 'kills that never caught a shard in flight').toBeLessThan(8);
+      await rig.midRun(id, Math.floor((run.shards * (caught + 1)) / 5));
+      const victim = kills % 2;
+      const before = stalled.size;
+      await rig.kill(workers[victim]!, 'SIGKILL');
+      const killedAt = Date.now();
+      kills++;
+      workers[victim] = rig.worker();
+      // The dead worker's jobs are moved back once their lock expires (LNM_LOCK_DURATION_MS).
+      const lost = await rig.poll(async () => (stalled.size > before ? [...stalled].slice(before) : null), 'a stalled shard', 20_000).catch(() => []);
+      if (lost.length === 0) continue;
+      caught++;
+      recovery.push(await rig.shardsDone(id, lost, killedAt));
+    }
+    expect(await rig.settle(id)).toBe('succeeded');
+    const v = await rig.verify(id);
+    recordResult({
+      n: 1,
+      scenario: 'SIGKILL a worker mid-shard (3 times)',
+      faults: `${kills} SIGKILLs of a worker, ${stalled.size} shards stalled and redone`,
+      expected: rig.expected.digest,
+      final: v.finalDigest,
+      duplicates: v.duplicates,
+      recoveryMs: recovery,
+      totalMs: Date.now() - t0,
+    });
+  }, LONG);
+});

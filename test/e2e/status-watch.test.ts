@@ -1,0 +1,60 @@
+/**
+ * `status <run> --watch` on a terminal (a pseudo-terminal from `script`): the live panel
+ * is redrawn while the run goes on and the command returns by itself once the run
+ * settles; off a terminal, or with --json, it prints one snapshot and returns at once.
+ */
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { startBackfill, startMonitor, startWorker, type RunStatus } from '../../api/index.js';
+import { childEnv } from '../../core/config.js';
+import { CLI, cliJson, pollUntil, quietLog, runCli } from '../helpers/env.js';
+import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
+import { useResources } from '../helpers/resources.js';
+import { revisionsById, rustsecLines, writeCorpus } from '../helpers/corpus-subset.js';
+
+const res = useResources();
+const cfg = res.config('status_watch', FAST_MONITOR_ENV);
+const byId = revisionsById(rustsecLines());
+const corpus = [...byId.values()].filter((r) => r.length >= 2).slice(0, 6).flat();
+
+describe('status --watch', () => {
+  it('on a terminal: a live panel redrawn until the run settles, then it returns', async () => {
+    const file = writeCorpus(path.join(mkdtempSync(path.join(tmpdir(), 'lnm-watch-')), 'cut.jsonl.gz'), corpus);
+    await cliJson(cfg, ['import', file, '--json'], { env: FAST_MONITOR_ENV });
+    // Queued with no worker: the run waits until the worker below starts.
+    const run = await startBackfill({ config: cfg, log: quietLog, batchSize: 3, force: { reason: 'status test' } });
+
+    const child = spawn('script', ['-qec', `"${process.execPath}" "${CLI}" status ${run.run_id} --watch`, '/dev/null'], { env: { ...childEnv(cfg), ...FAST_MONITOR_ENV } });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = once(child, 'exit');
+    await pollUntil(async () => out.includes(`0/${run.shards} shards`) && out.includes('throttle: off'), 'the first panel', 60_000, 100);
+    expect(out).toContain('alerts: none');
+    expect(out).toMatch(/docs\/s ETA/);
+
+    const worker = res.track(await startWorker({ config: cfg, log: quietLog }));
+    const monitor = res.track(await startMonitor({ config: cfg, log: quietLog })); // validates and settles the run
+    const [code] = (await exited) as [number | null];
+    await worker.close();
+    await monitor.close();
+    expect(code).toBe(0);
+    expect(out).toMatch(/\u001b\[\d+A\r\u001b\[J/); // redrawn in place at least once
+    expect(out).toContain(`${run.shards}/${run.shards} shards`);
+    expect(out).toMatch(new RegExp(`run ${run.run_id}: succeeded`));
+  }, 150_000);
+
+  it('off a terminal or with --json: one snapshot, at once', async () => {
+    const plain = await runCli(cfg, ['status', 'latest', '--watch'], FAST_MONITOR_ENV);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toMatch(/shards succeeded/);
+    expect(plain.stdout + plain.stderr).not.toContain('\u001b[');
+    const json = await cliJson<RunStatus>(cfg, ['status', 'latest', '--watch', '--json'], { env: FAST_MONITOR_ENV });
+    expect(json).toMatchObject({ state: 'succeeded', terminal: true, throttle_reasons: [], alerts: [] });
+  });
+});
+
+res.leakCheck();
