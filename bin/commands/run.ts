@@ -1,6 +1,6 @@
 /** start, status, validate: a run's life from the command line, over the public API. */
 import { openSync } from 'node:fs';
-import { getRunStatus, startBackfill, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
+import { getRunStatus, startBackfill, takeSnapshot, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
 import { UsageError } from '../../core/errors.js';
 import { parseTenantOption } from '../../core/tenant.js';
 import { operatorName } from '../../producer/freeze.js';
@@ -48,13 +48,19 @@ export const start: Command = {
     reason: { type: 'string', value: 'TEXT', description: 'why --force is needed (recorded on the run and in the evidence)' },
     by: { type: 'string', value: 'NAME', description: 'who forces (recorded with the reason; default: the OS user)' },
     resume: { type: 'string', value: 'RUN', description: 're-plan a run whose planning was interrupted (its producer died)' },
+    snapshot: { type: 'boolean', description: "first snapshot the scope's edges and tombstones (see snapshot; its file and SHA-256 are printed and in --json)" },
   },
   async run(ctx) {
     const o = ctx.options;
     if (o['local-workers'] !== undefined && !o.wait) throw new UsageError('start: --local-workers needs --wait', usage(start));
     if (o.force && !o.reason) throw new UsageError('start: --force needs --reason="why"', usage(start));
     if (o['rollback-on-stop'] && o['no-rollback-on-stop']) throw new UsageError('start: --rollback-on-stop and --no-rollback-on-stop exclude each other', usage(start));
+    if (o.snapshot && (o['dry-run'] || o.resume)) throw new UsageError('start: --snapshot is for a new writing run (not --dry-run or --resume)', usage(start));
     const rollbackOnStop = o['rollback-on-stop'] ? true : o['no-rollback-on-stop'] ? false : undefined;
+    const tenant = parseTenantOption(o.tenant as string | undefined);
+    const snap = o.snapshot ? await takeSnapshot({ tenant }, { config: ctx.cfg, log: ctx.log }) : undefined;
+    if (snap) process.stderr.write(`snapshot ${snap.file} sha256 ${snap.sha256}\n`);
+    const withSnapshot = <T extends object>(r: T) => (snap ? { ...r, snapshot: { file: snap.file, sha256: snap.sha256, counts: snap.counts } } : r);
     const queued = await startBackfill({
       ...(rollbackOnStop === undefined ? {} : { rollbackOnStop }),
       ...(o.force ? { force: { reason: String(o.reason), by: typeof o.by === 'string' ? o.by : operatorName() } } : {}),
@@ -64,11 +70,11 @@ export const start: Command = {
       dryRun: o['dry-run'] === true,
       batchSize: (o['batch-size'] as number | undefined) ?? ctx.cfg.batchSize,
       stopOnError: o['stop-on-error'] === true,
-      tenant: parseTenantOption(o.tenant as string | undefined),
+      tenant,
       commandLine: ctx.argv,
     });
     process.stderr.write(`run ${queued.run_id}: ${queued.shards} shard(s), ${queued.docs_planned} document(s) planned${queued.dry_run ? ' (dry run)' : ''}\n`);
-    if (!o.wait) return { exitCode: runExitCode(queued), result: queued, text: summaryText(queued) };
+    if (!o.wait) return { exitCode: runExitCode(queued), result: withSnapshot(queued), text: summaryText(queued) };
     const view = new ProgressView(process.stderr, ctx.tty);
     const final = await waitForRun(queued.run_id, {
       config: ctx.cfg,
@@ -78,7 +84,7 @@ export const start: Command = {
       onProgress: view.update,
     });
     view.end();
-    return { exitCode: runExitCode(final), result: final, text: summaryText(final) };
+    return { exitCode: runExitCode(final), result: withSnapshot(final), text: summaryText(final) };
   },
 };
 

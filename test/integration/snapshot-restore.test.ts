@@ -4,7 +4,7 @@
  * edge set (same edge digest) and tombstones of the scope, document for document and type
  * for type, and leaves other tenants alone; a snapshot file changed by one byte is refused before anything is
  * written (ERR_SNAPSHOT_HASH_MISMATCH); restore without --yes writes nothing; restore is
- * refused while an active run covers the scope.
+ * refused while an active run covers the scope; `start --snapshot` takes one first.
  */
 import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import type { RunJson } from '../helpers/oracle.js';
 import { COLL } from '../../core/store/collections.js';
 import { edgeDigest, edgeLine } from '../../core/supersedes.js';
-import { cancelRun, restoreSnapshot, seedCorpus, startBackfill, type RestoreResult, type SnapshotResult } from '../../api/index.js';
+import { cancelRun, restoreSnapshot, seedCorpus, type RestoreResult, type SnapshotResult } from '../../api/index.js';
 import type { TenantDoc } from '../../workers/idempotent-write.js';
 
 const res = useResources();
@@ -117,12 +117,28 @@ describe('snapshot and restore', () => {
     await res.close(conns);
   }, LONG);
 
-  it('is refused while an active run covers the scope', async () => {
-    const active = await startBackfill({ ...api, force: { reason: 'test' }, tenant: 'tenant-1' }); // no worker: stays running
+  it('start --snapshot takes one before the run; restore is refused while an active run covers the scope', async () => {
+    // No worker: the run stays running, holding tenant-1.
+    const active = await cliJson<RunJson & { snapshot: { file: string; sha256: string; counts: Record<string, number> } }>(
+      cfg,
+      ['start', ...FORCE, '--tenant=tenant-1', '--snapshot', '--json'],
+      { env: FAST_MONITOR_ENV },
+    );
     expect(active.state).toBe('running');
-    const file = path.join(cfg.homeDir, 'snap', 'tenant-1.jsonl.gz');
-    await expect(restoreSnapshot(file, { ...api, yes: true })).rejects.toMatchObject({ code: 'ERR_SCOPE_OVERLAP', message: expect.stringContaining(active.run_id) });
+    const conns = await res.open(cfg);
+    const now = await state(conns.db, 'tenant-1');
+    await res.close(conns);
+    expect(active.snapshot.counts).toEqual({ [COLL.supersedes]: now.edges, [COLL.tombstones]: now.tombstones });
+    expect(readFileSync(`${active.snapshot.file}.sha256`, 'utf8').split(' ')[0]).toBe(active.snapshot.sha256);
+    expect(createHash('sha256').update(readFileSync(active.snapshot.file)).digest('hex')).toBe(active.snapshot.sha256);
+
+    await expect(restoreSnapshot(active.snapshot.file, { ...api, yes: true })).rejects.toMatchObject({
+      code: 'ERR_SCOPE_OVERLAP',
+      message: expect.stringContaining(active.run_id),
+    });
     await cancelRun(active.run_id, api);
+    const usage = await runCli(cfg, ['start', '--dry-run', '--snapshot']);
+    expect(usage.code).toBe(2);
   }, LONG);
 
   res.leakCheck();
