@@ -50,15 +50,19 @@ export async function rollbackRun(runId: string, opts: ApiOptions = {}): Promise
 export interface ValidateOptions extends ApiOptions {
   /** Write report.json (and report.json.sha256) into this folder. */
   outDir?: string;
+  /** Without outDir: write them into LNM_ARTIFACTS_DIR/reports/<run id>/ (the CLI's default). */
+  writeReport?: boolean;
 }
 
 export async function validateRun(runId: string, opts: ValidateOptions = {}): Promise<ValidationResult & { file?: string }> {
   const { cfg } = resolveOptions(opts);
   return withConnections(cfg, async (conns) => {
-    const result = await validate(conns.db, await resolveRunRef(conns.db, runId), await resolveScan(conns.db, cfg.scan));
-    if (!opts.outDir) return result;
-    mkdirSync(opts.outDir, { recursive: true });
-    const file = path.join(opts.outDir, 'report.json');
+    const id = await resolveRunRef(conns.db, runId);
+    const result = await validate(conns.db, id, await resolveScan(conns.db, cfg.scan));
+    const dir = opts.outDir ?? (opts.writeReport ? path.join(cfg.artifactsDir, 'reports', id) : undefined);
+    if (!dir) return result;
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'report.json');
     writeFileSync(file, reportBytes(result.report));
     writeFileSync(`${file}.sha256`, `${result.report_sha256}  report.json\n`);
     return { ...result, file };

@@ -23,6 +23,7 @@ export {
   type KitResult,
   type KitManifest,
 } from './evidence.js';
+export { takeSnapshot, restoreSnapshot, type SnapshotOptions, type SnapshotResult, type RestoreOptions, type RestoreResult } from './snapshot.js';
 export { servicesUp, servicesDown, servicesStatus, type ServicesStatus } from './services.js';
 export type { RollbackResult } from '../workers/rollback.js';
 export type { ValidationReport, ValidationResult } from '../monitor/validate.js';

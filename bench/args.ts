@@ -1,7 +1,7 @@
 /**
  * The benchmark's command line (pure):
  *   npm run bench [-- --sizes=10000,100000 --workers=1,2 --with-1m --batch-size=500
- *                    --naive-max-docs=10000 --naive-budget-s=300 --cases=pipeline,dry_run,rerun,raw,naive]
+ *                    --naive-max-docs=10000 --naive-budget-s=300 --cases=pipeline,dry_run,rerun,raw,naive --append]
  */
 import type { CaseKind } from './stats.js';
 
@@ -14,6 +14,8 @@ export interface BenchArgs {
   /** The naive case stops after this many seconds and reports its rate so far. */
   naiveBudgetS: number;
   cases: CaseKind[];
+  /** Add these cases to today's results file instead of starting a new one (same kind, size and workers replaced). */
+  append: boolean;
 }
 
 const ALL_CASES: CaseKind[] = ['raw', 'pipeline', 'dry_run', 'rerun', 'naive'];
@@ -29,14 +31,15 @@ function positive(name: string, v: string): number {
 }
 
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
-  const a: BenchArgs = { sizes: [10_000, 100_000], workers: [1, 2], batchSize: 500, naiveMaxDocs: 10_000, naiveBudgetS: 300, cases: ALL_CASES };
+  const a: BenchArgs = { sizes: [10_000, 100_000], workers: [1, 2], batchSize: 500, naiveMaxDocs: 10_000, naiveBudgetS: 300, cases: ALL_CASES, append: false };
   let with1m = false;
   for (const arg of argv) {
     const m = /^--([a-z0-9-]+)(?:=(.*))?$/.exec(arg);
     if (!m) throw new Error(`unexpected argument "${arg}" (options are --name=value)`);
     const [, name, value] = m as unknown as [string, string, string | undefined];
-    if (name === 'with-1m' && value === undefined) {
-      with1m = true;
+    if ((name === 'with-1m' || name === 'append') && value === undefined) {
+      if (name === 'with-1m') with1m = true;
+      else a.append = true;
       continue;
     }
     if (value === undefined) throw new Error(`--${name} needs a value`);

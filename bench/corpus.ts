@@ -39,10 +39,10 @@ function cliEnv(cfg: Config): NodeJS.ProcessEnv {
   return { ...childEnv(cfg), LNM_LOG_LEVEL: 'warn' };
 }
 
-async function cli(c: { env: NodeJS.ProcessEnv; logFile: string }, args: string[]): Promise<number> {
+async function cli(c: { env: NodeJS.ProcessEnv; logFile: string }, args: string[]): Promise<{ ms: number; out: string }> {
   const r = await runCli(c.env, args, c.logFile);
   if (r.code !== 0) throw new Error(`lnm-backfill ${args.join(' ')} exited ${r.code} (see ${c.logFile})`);
-  return r.ms;
+  return r;
 }
 
 /** The seeded corpus file of this size (generated once; deterministic for the seed). */
@@ -68,16 +68,16 @@ async function wipe(conns: Connections): Promise<void> {
   } while (cursor !== '0');
 }
 
-/** A fresh, migrated database holding the corpus of `docs` documents; returns it with the import time. */
-export async function freshCase(base: Config, docs: number, kind: string): Promise<{ c: CaseEnv; import_s: number }> {
+/** A fresh, migrated database holding the corpus of `docs` documents; returns it with the import's time and count. */
+export async function freshCase(base: Config, docs: number, kind: string): Promise<{ c: CaseEnv; import_s: number; accepted: number }> {
   const name = `bench_${sizeName(docs)}_${kind}`;
   const cfg = loadConfig({ ...process.env, LNM_DB: `${base.db}_${name}`, LNM_QUEUE_PREFIX: `${base.queuePrefix}-${name.replace(/_/g, '-')}` });
   const conns = await Connections.open(cfg);
   await wipe(conns);
   const c: CaseEnv = { name, cfg, env: cliEnv(cfg), conns, logFile: path.join(benchDir(base), `${name}.log`) };
   await cli(c, ['migrate', '--json']);
-  const ms = await cli(c, ['import', await corpusFile(base, docs), '--json']);
-  return { c, import_s: ms / 1000 };
+  const r = await cli(c, ['import', await corpusFile(base, docs), '--json']);
+  return { c, import_s: r.ms / 1000, accepted: (JSON.parse(r.out) as { accepted: number }).accepted };
 }
 
 /** Remove the case's database and Redis keys and close its connections. */

@@ -41,6 +41,8 @@ export interface CaseResult {
   /** Anything else worth keeping (counts, planner info, partial-run projections). */
   extra?: Record<string, unknown>;
   error?: string;
+  /** When the case ended (ISO). */
+  at?: string;
 }
 
 export interface Ratios {

@@ -353,6 +353,7 @@ export function childEnv(cfg: Config): NodeJS.ProcessEnv {
     LNM_DB: cfg.db,
     LNM_QUEUE_PREFIX: cfg.queuePrefix,
     LNM_HOME: cfg.homeDir,
+    LNM_ARTIFACTS_DIR: cfg.artifactsDir,
     NATS_URL: cfg.events.natsUrl,
     LNM_EVENT_TRANSPORT: cfg.events.transport,
     LNM_NATS_STREAM: cfg.events.natsStream,

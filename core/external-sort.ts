@@ -256,6 +256,8 @@ export async function* externalSort<T>(input: Iterable<T> | AsyncIterable<T>, op
   }
 }
 
+const ABOVE_D800 = /[\ud800-\uffff]/;
+
 /**
  * Strings in code point order (= their UTF-8 bytes, as MongoDB and FerretDB compare
  * strings), not JavaScript's UTF-16 unit order: they differ when one character is above
@@ -263,6 +265,9 @@ export async function* externalSort<T>(input: Iterable<T> | AsyncIterable<T>, op
  */
 export function compareCodePoints(a: string, b: string): number {
   if (a === b) return 0;
+  const native = a < b ? -1 : 1;
+  // The orders differ only where both strings hold a unit at or above U+D800.
+  if (!ABOVE_D800.test(a) || !ABOVE_D800.test(b)) return native;
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
     let x = a.charCodeAt(i);

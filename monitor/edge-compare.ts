@@ -31,7 +31,13 @@ async function* distinct(lines: AsyncIterable<string>, what: string): AsyncGener
   }
 }
 
-export async function compareEdgeLines(expectedSorted: AsyncIterable<string>, presentSorted: AsyncIterable<string>, sample: number): Promise<EdgeComparison> {
+/** `onLine` sees every distinct line in order, with whether it was expected and present (the chain checks). */
+export async function compareEdgeLines(
+  expectedSorted: AsyncIterable<string>,
+  presentSorted: AsyncIterable<string>,
+  sample: number,
+  onLine?: (line: string, expected: boolean, present: boolean) => void,
+): Promise<EdgeComparison> {
   const out: EdgeComparison = { expected: 0, present: 0, missing: 0, extra: 0, missing_sample: [], extra_sample: [], digest: '' };
   const digest = new EdgeDigest();
   const exp = distinct(expectedSorted, 'expected')[Symbol.asyncIterator]();
@@ -40,6 +46,7 @@ export async function compareEdgeLines(expectedSorted: AsyncIterable<string>, pr
   let p = await pre.next();
   while (!e.done || !p.done) {
     const c = e.done ? 1 : p.done ? -1 : compareUtf16(e.value, p.value);
+    onLine?.((c <= 0 ? e.value : p.value) as string, c <= 0, c >= 0);
     if (c <= 0) out.expected++;
     if (c >= 0) {
       out.present++;

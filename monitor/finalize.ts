@@ -59,7 +59,7 @@ export async function runValidation(conns: Connections, runId: string, log: Logg
     set: { report: outcome, finished_at: new Date() },
     ...(report.ok
       ? {}
-      : { error: { code: 'ERR_VALIDATION', message: `missing ${report.edges.missing}, extra ${report.edges.extra}, violations ${report.violations}`, at: new Date() } }),
+      : { error: { code: 'ERR_VALIDATION', message: `failing checks: ${report.failing_checks.join(', ')}`, at: new Date() } }),
   });
   return outcome;
 }

@@ -14,13 +14,16 @@ import { canonicalJson } from '../core/canonical-json.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun } from '../core/store/runs.js';
 import { shardTotals } from '../core/store/shards.js';
-import { edgeLine, supersedesForAdvisory } from '../core/supersedes.js';
+import { edgeLine, orderedRevisions, rawIdKey, supersedesForAdvisory } from '../core/supersedes.js';
 import { advisoryGroups, identityRows, type ScanOptions } from '../core/store/corpus-scan.js';
 import { BundleHash } from '../core/store/corpus-hash.js';
 import { compareUtf16, ExternalSorter } from '../core/external-sort.js';
 import { compareEdgeLines } from './edge-compare.js';
+import { SAMPLE_MAX as SAMPLE, type Check } from './report/check.js';
+import { ChainChecker } from './report/chains.js';
+import { hitRate, runChecks } from './report/run-checks.js';
+import { expectedTombstone, latestRevision, tombstoneCheck } from './report/tombstones.js';
 
-const SAMPLE = 10;
 
 export interface ValidationReport {
   ok: boolean;
@@ -35,6 +38,10 @@ export interface ValidationReport {
   idempotency: { hits: number; attempts: number; hit_rate: number; clean_first_run: boolean };
   violations: number;
   errors: number;
+  /** Every check in a fixed order: name, ok, counts, up to 20 samples. */
+  checks: Check[];
+  /** Names of the checks that failed (empty when ok). */
+  failing_checks: string[];
 }
 
 export interface ValidationResult {
@@ -55,6 +62,8 @@ export async function validateRun(db: Db, runId: string, scan: ScanOptions): Pro
   const sortOpts = { compare: compareUtf16, runRecords: scan.sortRunRows, ...(scan.sortDir ? { tmpDir: scan.sortDir } : {}) };
   const expected = new ExternalSorter<string>(sortOpts);
   const present = new ExternalSorter<string>(sortOpts);
+  const tombExpected = new ExternalSorter<string>(sortOpts);
+  const tombPresent = new ExternalSorter<string>(sortOpts);
   try {
     // Pass 1, advisory by advisory: counts, the bundle hash, the expected edge lines (to disk).
     const bundle = new BundleHash();
@@ -66,24 +75,47 @@ export async function validateRun(db: Db, runId: string, scan: ScanOptions): Pro
       advisories++;
       if (g.revisions.length >= 2) conflicts++;
       bundle.add(g);
-      for (const e of supersedesForAdvisory(g).edges) {
+      const result = supersedesForAdvisory(g);
+      for (const e of result.edges) {
         await expected.add(edgeLine({ ...e, older_hash: e.older.content_hash, newer_hash: e.newer.content_hash }));
       }
+      for (const t of result.tombstones) await tombExpected.add(expectedTombstone(`${g.tenant}|${rawIdKey(t.raw_id)}`));
+      const latest = orderedRevisions(g.revisions).kept.at(-1);
+      if (latest) await tombExpected.add(latestRevision(`${g.tenant}|${rawIdKey(latest.raw_id)}`));
     }
     // Pass 2: the edges the store holds, unsorted, lines to disk.
     const tenantFilter = run.tenant ? { tenant: run.tenant } : {};
     const cursor = db.collection(COLL.supersedes).find(tenantFilter, {
-      projection: { tenant: 1, vendor: 1, upstream_id: 1, 'older.content_hash': 1, 'newer.content_hash': 1 },
+      projection: { tenant: 1, vendor: 1, upstream_id: 1, 'older.content_hash': 1, 'newer.content_hash': 1, run_id: 1 },
     }).batchSize(2000);
+    let otherRunEdges = 0;
     for await (const e of cursor) {
+      if (e.run_id !== runId) otherRunEdges++;
       await present.add(edgeLine({ tenant: e.tenant, vendor: e.vendor, upstream_id: e.upstream_id, older_hash: e.older?.content_hash, newer_hash: e.newer?.content_hash }));
     }
     // Pass 3: one merge of the two sorted streams.
-    const edges = await compareEdgeLines(expected.sorted(), present.sorted(), SAMPLE);
-    const tombstonesPresent = await db.collection(COLL.tombstones).countDocuments(tenantFilter);
+    const chains = new ChainChecker();
+    const edges = await compareEdgeLines(expected.sorted(), present.sorted(), SAMPLE, (line, exp, pre) => chains.line(line, exp, pre));
+    // Pass 4: the tombstones the store holds against the expected ones (and the latest revisions).
+    let tombstonesPresent = 0;
+    for await (const t of db.collection(COLL.tombstones).find(tenantFilter, { projection: { tenant: 1, raw_id: 1 } }).batchSize(2000)) {
+      tombstonesPresent++;
+      await tombPresent.add(`${t.tenant}|${rawIdKey(t.raw_id)}`);
+    }
+    const tombstones = await tombstoneCheck(tombExpected.sorted(), tombPresent.sorted());
     const observationsAfter = await db.collection(COLL.observations).countDocuments({});
     const { idempotent_hits: hits, write_attempts: attempts, violations, errors } = totals.counts;
-    const hitRate = attempts > 0 ? hits / attempts : 0;
+    const rate = hitRate(totals.counts);
+    const checks = [
+      ...runChecks({
+        observations: { before: run.observations_before, after: observationsAfter },
+        counts: totals.counts,
+        shards: { planned: run.shards_total, done: totals.done, failed: totals.failed },
+        other_run_edges: otherRunEdges,
+      }),
+      ...chains.checks(),
+      tombstones,
+    ];
     const report: ValidationReport = {
       ok: false,
       corpus_sha256: bundle.digest(),
@@ -94,20 +126,16 @@ export async function validateRun(db: Db, runId: string, scan: ScanOptions): Pro
       edges,
       tombstones: { expected: edges.expected, present: tombstonesPresent },
       observations: { before: run.observations_before, after: observationsAfter },
-      idempotency: { hits, attempts, hit_rate: hitRate, clean_first_run: hitRate < 0.001 },
+      idempotency: { hits, attempts, hit_rate: rate, clean_first_run: rate < 0.001 },
       violations,
       errors,
+      checks,
+      failing_checks: checks.filter((c) => !c.ok).map((c) => c.name),
     };
-    report.ok =
-      edges.missing === 0 &&
-      edges.extra === 0 &&
-      tombstonesPresent === edges.expected &&
-      violations === 0 &&
-      errors === 0 &&
-      run.observations_before === observationsAfter;
+    report.ok = report.failing_checks.length === 0;
     const report_sha256 = createHash('sha256').update(reportBytes(report)).digest('hex');
     return { run_id: runId, report, report_sha256 };
   } finally {
-    await Promise.all([expected.dispose(), present.dispose()]);
+    await Promise.all([expected.dispose(), present.dispose(), tombExpected.dispose(), tombPresent.dispose()]);
   }
 }

@@ -21,12 +21,17 @@ export interface PlanResult {
   planner: PlannerInfo;
 }
 
+/** Manifests written per bulk: up to 20 shards, fewer when they hold 2000+ documents (memory). */
+const FLUSH_SHARDS = 20;
+const FLUSH_DOCS = 2000;
+
 export async function planShards(db: Db, run: RunDoc, scan: ScanOptions, log: Logger): Promise<PlanResult> {
   const began = Date.now();
   const cutter = new ShardCutter(run.batch_size);
   const bundle = new BundleHash();
   const result: PlanResult = { shards: 0, docs: 0, advisories: 0, corpus_sha256: '', planner: { sort: scan.sort, spilled_runs: 0, ms: 0 } };
   let pending: Array<{ shard: ShardDoc; manifest: ManifestDoc }> = [];
+  let pendingDocs = 0;
   // Manifests before shards: a shard document always has its manifest. Replace-by-_id
   // makes re-planning the same run (start --resume) idempotent.
   const flush = async (): Promise<void> => {
@@ -35,6 +40,7 @@ export async function planShards(db: Db, run: RunDoc, scan: ScanOptions, log: Lo
     await manifestsColl(db).bulkWrite(pending.map((p) => replace(p.manifest)), { ordered: false });
     await shardsColl(db).bulkWrite(pending.map((p) => replace(p.shard)), { ordered: false });
     pending = [];
+    pendingDocs = 0;
   };
   const store = async (planned: PlannedShard[]): Promise<void> => {
     for (const p of planned) {
@@ -61,7 +67,8 @@ export async function planShards(db: Db, run: RunDoc, scan: ScanOptions, log: Lo
       result.shards++;
       result.docs += p.docs;
       result.advisories += p.advisories.length;
-      if (pending.length >= 20) await flush();
+      pendingDocs += p.docs;
+      if (pending.length >= FLUSH_SHARDS || pendingDocs >= FLUSH_DOCS) await flush();
     }
   };
   const rows = identityRows(db, run, scan, (s) => (result.planner.spilled_runs = s.spilled_runs));

@@ -8,9 +8,10 @@ import { demo } from '../commands/demo.js';
 import { approve, freeze, migrate, preflight, publisher, unfreeze } from '../commands/operations.js';
 import { config } from '../commands/config.js';
 import { evidence, kit } from '../commands/evidence.js';
+import { restore, snapshot } from '../commands/snapshot.js';
 
 export const COMMANDS: readonly Command[] = [
-  services, config, migrate, kit, preflight, importCmd, seed, freeze, start, approve, worker, monitor, publisher, status, pause, resume, cancel, validate, evidence, rollback, unfreeze, demo,
+  services, config, migrate, kit, preflight, importCmd, seed, freeze, start, approve, worker, monitor, publisher, status, pause, resume, cancel, validate, evidence, snapshot, rollback, restore, unfreeze, demo,
 ];
 
 export function findCommand(name: string): Command | undefined {

@@ -1,6 +1,6 @@
 /** start, status, validate: a run's life from the command line, over the public API. */
 import { openSync } from 'node:fs';
-import { getRunStatus, startBackfill, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
+import { getRunStatus, startBackfill, takeSnapshot, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
 import { UsageError } from '../../core/errors.js';
 import { parseTenantOption } from '../../core/tenant.js';
 import { operatorName } from '../../producer/freeze.js';
@@ -48,13 +48,19 @@ export const start: Command = {
     reason: { type: 'string', value: 'TEXT', description: 'why --force is needed (recorded on the run and in the evidence)' },
     by: { type: 'string', value: 'NAME', description: 'who forces (recorded with the reason; default: the OS user)' },
     resume: { type: 'string', value: 'RUN', description: 're-plan a run whose planning was interrupted (its producer died)' },
+    snapshot: { type: 'boolean', description: "first snapshot the scope's edges and tombstones (see snapshot; its file and SHA-256 are printed and in --json)" },
   },
   async run(ctx) {
     const o = ctx.options;
     if (o['local-workers'] !== undefined && !o.wait) throw new UsageError('start: --local-workers needs --wait', usage(start));
     if (o.force && !o.reason) throw new UsageError('start: --force needs --reason="why"', usage(start));
     if (o['rollback-on-stop'] && o['no-rollback-on-stop']) throw new UsageError('start: --rollback-on-stop and --no-rollback-on-stop exclude each other', usage(start));
+    if (o.snapshot && (o['dry-run'] || o.resume)) throw new UsageError('start: --snapshot is for a new writing run (not --dry-run or --resume)', usage(start));
     const rollbackOnStop = o['rollback-on-stop'] ? true : o['no-rollback-on-stop'] ? false : undefined;
+    const tenant = parseTenantOption(o.tenant as string | undefined);
+    const snap = o.snapshot ? await takeSnapshot({ tenant }, { config: ctx.cfg, log: ctx.log }) : undefined;
+    if (snap) process.stderr.write(`snapshot ${snap.file} sha256 ${snap.sha256}\n`);
+    const withSnapshot = <T extends object>(r: T) => (snap ? { ...r, snapshot: { file: snap.file, sha256: snap.sha256, counts: snap.counts } } : r);
     const queued = await startBackfill({
       ...(rollbackOnStop === undefined ? {} : { rollbackOnStop }),
       ...(o.force ? { force: { reason: String(o.reason), by: typeof o.by === 'string' ? o.by : operatorName() } } : {}),
@@ -64,11 +70,11 @@ export const start: Command = {
       dryRun: o['dry-run'] === true,
       batchSize: (o['batch-size'] as number | undefined) ?? ctx.cfg.batchSize,
       stopOnError: o['stop-on-error'] === true,
-      tenant: parseTenantOption(o.tenant as string | undefined),
+      tenant,
       commandLine: ctx.argv,
     });
     process.stderr.write(`run ${queued.run_id}: ${queued.shards} shard(s), ${queued.docs_planned} document(s) planned${queued.dry_run ? ' (dry run)' : ''}\n`);
-    if (!o.wait) return { exitCode: runExitCode(queued), result: queued, text: summaryText(queued) };
+    if (!o.wait) return { exitCode: runExitCode(queued), result: withSnapshot(queued), text: summaryText(queued) };
     const view = new ProgressView(process.stderr, ctx.tty);
     const final = await waitForRun(queued.run_id, {
       config: ctx.cfg,
@@ -78,7 +84,7 @@ export const start: Command = {
       onProgress: view.update,
     });
     view.end();
-    return { exitCode: runExitCode(final), result: final, text: summaryText(final) };
+    return { exitCode: runExitCode(final), result: withSnapshot(final), text: summaryText(final) };
   },
 };
 
@@ -113,13 +119,22 @@ export const validate: Command = {
   name: 'validate',
   summary: 'consistency report of a run (report.json + SHA-256); exit 1 when a check fails',
   positionals: [{ name: 'run', description: 'run id, or latest' }],
-  options: { out: { type: 'string', value: 'DIR', description: 'write report.json and report.json.sha256 into DIR' } },
+  options: { out: { type: 'string', value: 'DIR', description: 'write report.json and report.json.sha256 into DIR (default LNM_ARTIFACTS_DIR/reports/<run>)' } },
   async run(ctx) {
     const out = ctx.options.out as string | undefined;
-    const r = await validateRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, ...(out ? { outDir: out } : {}) });
-    const result = { ok: r.report.ok, edges: r.report.edges, observations: r.report.observations, report_sha256: r.report_sha256, report: r.report, ...(r.file ? { file: r.file } : {}) };
+    const r = await validateRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, ...(out ? { outDir: out } : { writeReport: true }) });
+    const result = {
+      ok: r.report.ok,
+      failing_checks: r.report.failing_checks,
+      edges: r.report.edges,
+      observations: r.report.observations,
+      report_sha256: r.report_sha256,
+      report: r.report,
+      ...(r.file ? { file: r.file } : {}),
+    };
     const text = [
-      `validation of ${r.run_id}: ${r.report.ok ? 'ok' : 'FAILED'}`,
+      `validation of ${r.run_id}: ${r.report.ok ? 'ok' : `FAILED: ${r.report.failing_checks.join(', ')}`}`,
+      ...r.report.checks.map((c) => `  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name}  ${Object.entries(c.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${c.samples.length ? `\n        ${c.samples.join('\n        ')}` : ''}`),
       `  edges expected ${r.report.edges.expected}, present ${r.report.edges.present}, missing ${r.report.edges.missing}, extra ${r.report.edges.extra}`,
       `  edge digest ${r.report.edges.digest}`,
       `  report sha256 ${r.report_sha256}${r.file ? ` (${r.file})` : ''}`,

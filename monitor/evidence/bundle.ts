@@ -120,6 +120,7 @@ export async function writeEvidence(db: Db, runId: string, opts: EvidenceOptions
     report_file: REPORT_FILE,
     report_sha256: validation.report_sha256,
     report_ok: validation.report.ok,
+    failing_checks: validation.report.failing_checks,
     /** What the run's own validation job recorded (null when it was never validated). */
     run_report_sha256: run.report?.sha256 ?? null,
     idempotency_violations: totals.counts.violations,

@@ -79,7 +79,7 @@ export function lastJson<T = Record<string, unknown>>(stdout: string): T {
  */
 export function pipelineConfig(name: string, extra: Record<string, string> = {}): { cfg: Config; home: string } {
   const home = mkdtempSync(path.join(tmpdir(), `lnm-${name}-`));
-  return { cfg: testConfig(name, { LNM_HOME: home, ...extra }), home };
+  return { cfg: testConfig(name, { LNM_HOME: home, LNM_ARTIFACTS_DIR: path.join(home, 'artifacts'), ...extra }), home };
 }
 
 export function removeHome(home: string): void {

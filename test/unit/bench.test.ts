@@ -104,7 +104,8 @@ describe('bench: command line', () => {
   it('defaults, lists, --with-1m', () => {
     expect(parseBenchArgs([])).toMatchObject({ sizes: [10_000, 100_000], workers: [1, 2], batchSize: 500 });
     const a = parseBenchArgs(['--sizes=100000,10000', '--workers=2', '--with-1m', '--cases=pipeline,raw', '--naive-budget-s=60']);
-    expect(a).toMatchObject({ sizes: [10_000, 100_000, 1_000_000], workers: [2], cases: ['pipeline', 'raw'], naiveBudgetS: 60 });
+    expect(a).toMatchObject({ sizes: [10_000, 100_000, 1_000_000], workers: [2], cases: ['pipeline', 'raw'], naiveBudgetS: 60, append: false });
+    expect(parseBenchArgs(['--append']).append).toBe(true);
   });
 
   it('refuses what it does not know', () => {
