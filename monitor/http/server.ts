@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../../core/logger.js';
 import type { Connections } from '../../core/connections.js';
-import { LnmError, UsageError } from '../../core/errors.js';
+import { ConfigError, LnmError, UsageError } from '../../core/errors.js';
 import { redactError } from '../../core/redact.js';
 import { parseTenantOption } from '../../core/tenant.js';
 import { assertBindAllowed, authorized, challenge, type Credentials } from './auth.js';
@@ -113,6 +113,7 @@ export function buildApp(deps: MonitorHttpDeps, opts: MonitorHttpOptions, board:
 
 /** Validates the bind, then listens; resolves once the port is open. */
 export async function startMonitorHttp(deps: MonitorHttpDeps, opts: MonitorHttpOptions): Promise<MonitorHttp> {
+  if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65_535) throw new ConfigError('LNM_MONITOR_PORT', `${opts.port} is outside 0..65535`);
   assertBindAllowed(opts.host, opts);
   const board = new Board(deps.conns, { basePath: UI_PATH, write: opts.boardWrite, refreshMs: opts.boardRefreshMs ?? 2000 });
   await board.refresh(true);
