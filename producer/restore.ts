@@ -93,7 +93,7 @@ async function* snapshotEntries(file: string, header: SnapshotHeader): AsyncGene
 }
 
 async function* storedEntries(db: Db, scope: SnapshotScope): AsyncGenerator<string> {
-  for (const c of SNAPSHOT_COLLECTIONS) for await (const doc of db.collection(c).find(scopeFilter(scope))) yield entry(c, doc);
+  for (const c of SNAPSHOT_COLLECTIONS) for await (const doc of db.collection(c).find(scopeFilter(scope), { promoteValues: false })) yield entry(c, doc);
 }
 
 /** Walks two sorted entry streams together: `a` only, `b` only, or both. */

@@ -9,10 +9,11 @@
  *   line 1, the header: { format: "lnm-backfill-snapshot", version: 1, scope: { tenant, run_id },
  *                         counts: { <collection>: n, ... }, created_at }
  *   then one line per document: { coll: <collection>, doc: <the stored document> }
- * Documents are canonical Extended JSON, so dates, ObjectIds and number types come back
- * as they were stored. The counts are taken first and the streamed documents must match
- * them: a scope that changes while it is written (a run writing) fails the snapshot
- * instead of leaving an inconsistent file.
+ * Documents are read without promoting BSON numbers to JS numbers (`promoteValues: false`)
+ * and written as canonical Extended JSON, so dates, ObjectIds and number types (an int32
+ * stays an int32, a double 5.0 a double) come back as they were stored. The counts are
+ * taken first and the streamed documents must match them: a scope that changes while it
+ * is written (a run writing) fails the snapshot instead of leaving an inconsistent file.
  */
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -114,7 +115,7 @@ export async function writeSnapshot(db: Db, scope: SnapshotScope, file: string, 
     await put(JSON.stringify(header));
     for (const coll of SNAPSHOT_COLLECTIONS) {
       let n = 0;
-      for await (const doc of db.collection(coll).find(filter)) {
+      for await (const doc of db.collection(coll).find(filter, { promoteValues: false })) {
         await put(`{"coll":${JSON.stringify(coll)},"doc":${BSON.EJSON.stringify(doc, { relaxed: false })}}`);
         n++;
       }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BSON, type Db } from 'mongodb';
+import { BSON, Double, Int32, Long, type Db } from 'mongodb';
 import { cliJson, runCli } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
 import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
@@ -56,6 +56,9 @@ describe('snapshot and restore', () => {
     const run = await cliJson<RunJson>(cfg, ['start', ...FORCE, '--tenant=tenant-1', '--wait', '--local-workers=1', '--json'], { env: FAST_MONITOR_ENV });
     expect(run).toMatchObject({ state: 'succeeded', violations: 0, errors: 0 });
     const conns = await res.open(cfg);
+    // A document with BSON number types a JS number would lose (a double 5.0, a long, an int32).
+    const typed = { _id: 'typed', tenant: 'tenant-1', d: new Double(5), l: Long.fromNumber(7), i: new Int32(3), at: new Date(0) };
+    await conns.db.collection<TenantDoc>(COLL.tombstones).insertOne(typed);
     const before = await state(conns.db, 'tenant-1');
     expect(before.edges).toBe(run.edges_inserted);
     expect(before.edges).toBeGreaterThan(0);
@@ -73,7 +76,8 @@ describe('snapshot and restore', () => {
     const tombs = conns.db.collection<TenantDoc>(COLL.tombstones);
     const [first, second, third, ...rest] = await edges.find({ tenant: 'tenant-1' }).toArray();
     for (const e of rest.slice(0, 5)) await edges.deleteOne({ _id: e._id });
-    for (const t of (await tombs.find({ tenant: 'tenant-1' }).toArray()).slice(0, 5)) await tombs.deleteOne({ _id: t._id });
+    for (const t of (await tombs.find({ tenant: 'tenant-1', _id: { $ne: 'typed' } }).toArray()).slice(0, 5)) await tombs.deleteOne({ _id: t._id });
+    await tombs.deleteOne({ _id: 'typed' });
     await edges.deleteOne({ _id: first!._id });
     await edges.insertOne({ ...first!, newer: { ...first!.newer, raw_id: 'another-revision' } });
     await edges.updateOne({ _id: second!._id }, { $set: { created_at: second!.created_at.toISOString() } });
@@ -102,13 +106,15 @@ describe('snapshot and restore', () => {
     expect(plan).toMatchObject({
       applied: false,
       removed: { [COLL.supersedes]: 3, [COLL.tombstones]: 1 }, // rewritten, re-typed, stray; stray
-      inserted: { [COLL.supersedes]: 8, [COLL.tombstones]: 5 }, // 5 removed + first, second, third; 5 removed
+      inserted: { [COLL.supersedes]: 8, [COLL.tombstones]: 6 }, // 5 removed + first, second, third; 5 removed + typed
     });
     expect(await state(conns.db, 'tenant-1')).toEqual(changed);
 
     const done = await cliJson<RestoreResult>(cfg, ['restore', file, '--yes', '--json']);
     expect(done).toMatchObject({ applied: true, sha256: snap.sha256, removed: plan.removed, inserted: plan.inserted });
     expect(await state(conns.db, 'tenant-1')).toEqual(before);
+    const back = await conns.db.collection<TenantDoc>(COLL.tombstones).findOne({ _id: 'typed' }, { promoteValues: false });
+    expect([back?.d?._bsontype, back?.l?._bsontype, back?.i?._bsontype, back?.at]).toEqual(['Double', 'Long', 'Int32', new Date(0)]);
     expect(await state(conns.db, 'tenant-2')).toEqual(otherTenant);
 
     // Restoring again changes nothing.
