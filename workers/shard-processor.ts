@@ -17,7 +17,7 @@ import { shardId, type ShardJob } from '../core/contract.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun, type RunDoc } from '../core/store/runs.js';
 import { append } from '../core/store/run-log.js';
-import { HOLD_STATES, inGroup, WRITING_STATES } from '../core/store/run-status.js';
+import { HOLD_STATES, inGroup, ROLLBACK_STATES } from '../core/store/run-status.js';
 import { getShard, loadManifest, markShardFailed, shardsColl, type ShardCounts } from '../core/store/shards.js';
 import { ProgressStore } from '../core/store/progress.js';
 import type { Connections } from '../core/connections.js';
@@ -115,9 +115,9 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     await ctx.hooks?.beforeWrite?.(id);
     const [e, t] = await write(ctx, run, result);
     const after = await getRun(db, run._id);
-    if (!run.dry_run && !inGroup(after.state, WRITING_STATES)) {
+    if (!run.dry_run && inGroup(after.state, ROLLBACK_STATES)) {
       const removed = await undo(ctx, run, result);
-      log.warn({ state: after.state, removed }, 'shard fenced: the run left running while it wrote; its writes were removed');
+      log.warn({ state: after.state, removed }, 'shard fenced: a rollback of the run began while it wrote; its writes were removed');
       await append(db, run._id, 'shard', { shard: job.shard, attempt: ctx.attempt, outcome: 'fenced', removed });
       return { action: 'fenced', state: after.state, removed };
     }

@@ -104,8 +104,14 @@ export const WATCHED_STATES = [
   'planned', 'running', 'throttled', 'pausing', 'paused', 'cancelling', 'stopping', 'validating', 'rolling_back',
 ] as const satisfies readonly RunState[];
 
-/** States in which a shard that is already in flight may still finish its writes. */
-export const WRITING_STATES = ['running', 'throttled', 'pausing', 'paused', 'cancelling', 'stopping'] as const satisfies readonly RunState[];
+/**
+ * States in which a rollback of the run has begun: a shard that finds its run here after
+ * writing removes what it wrote (the fence). In any other state its writes landed before
+ * the rollback began, which then removes them itself; removing them there instead would
+ * take away the edges of a shard another worker completed (a stalled writer whose job was
+ * taken over and whose run has meanwhile succeeded).
+ */
+export const ROLLBACK_STATES = ['rolling_back', 'rolled_back'] as const satisfies readonly RunState[];
 
 /** States from which an operator may roll a run back (never while shards may be in flight). */
 export const OPERATOR_ROLLBACK_STATES = ['succeeded', 'failed', 'cancelled', 'planned', 'validating'] as const satisfies readonly RunState[];

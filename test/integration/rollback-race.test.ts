@@ -1,9 +1,9 @@
 /**
  * Rollback never races a writer, and a partial rollback is recoverable either way:
  *  - a worker held (test hook) between its read of the run and its writes: the operator's
- *    rollback is refused while the shard is in flight; the writer, finding the run no
- *    longer running after its writes, removes them (fence); the rollback then proves zero
- *    remaining with counters that add up;
+ *    rollback is refused while the shard is in flight; the writer, finding a rollback begun
+ *    after its writes, removes them (fence); the rollback then proves zero remaining with
+ *    counters that add up;
  *  - a rollback killed midway: `resume` redoes the rolled-back shards (exact edge set), and
  *    for a run left rolling_back the monitor re-enqueues the rollback job, which finishes it.
  */
@@ -60,6 +60,9 @@ describe('rollback and writers', () => {
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('ERR_ROLLBACK_BUSY');
     expect((await getRun(conns.db, run.run_id)).state).toBe('cancelled');
+    // As when the writer's lock has expired (a stall): its job is no longer seen in flight and
+    // the rollback begins. The writer finds the run rolling back after its writes and removes them.
+    await transitionRun(conns.db, run.run_id, 'rolling_back', { from: ['cancelled'], reason: 'rollback: the held writer lost its job (test)' });
 
     release();
     const fenced = await pollUntil(async () => (await entries(conns.db, run.run_id, 'shard')).find((e) => e.outcome === 'fenced'), 'the held writer to fence itself', LONG, 50);
