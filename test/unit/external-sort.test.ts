@@ -4,17 +4,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
 import { compareCodePoints, compareUtf16, ExternalSorter, externalSort, type ExternalSortStats } from '../../core/external-sort.js';
-
-/** Small seeded PRNG (xorshift32; never Math.random). */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
+import { xorshift } from '../helpers/prng.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lnm-sort-test-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

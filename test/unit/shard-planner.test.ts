@@ -2,19 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { LnmError, PayloadError } from '../../core/errors.js';
 import type { IdentityRow } from '../../core/supersedes.js';
 import { type PlannedShard, ShardCutter } from '../../producer/shard-planner.js';
+import { xorshift } from '../helpers/prng.js';
 
 interface Adv { tenant: string; vendor: string; upstream_id: string; size: number }
 
-/** Small seeded PRNG for the property test (xorshift32; never Math.random). */
-function xorshift(seed: number): () => number {
-  let x = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    x ^= x << 13; x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5; x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 let rowSeq = 0;
 function rowsOf(advs: readonly Adv[]): IdentityRow[] {
