@@ -101,9 +101,18 @@ async function createTtl(db: Db, t: TtlSpec): Promise<string[]> {
   }
 }
 
+async function createCollection(db: Db, name: string): Promise<void> {
+  await db.createCollection(name).catch((err: { code?: unknown }) => {
+    if (err.code !== NAMESPACE_EXISTS) throw err;
+  });
+}
+
 /** The migrations, in order. The TTL one depends on the configured retention. */
 export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
-  const collections = Object.values(COLL).filter((c) => c !== COLL.migrations).sort();
+  // An applied migration never changes (its checksum is checked): a collection added
+  // later gets its own migration, and 0001 keeps the list it was applied with.
+  const later: string[] = [COLL.migrations, COLL.imports];
+  const collections = Object.values(COLL).filter((c) => !later.includes(c)).sort();
   const ttl: TtlSpec[] = [
     // Unpublished rows have publishedAt null: a TTL index only expires dates.
     { coll: COLL.events, name: 'event_published_ttl', field: 'publishedAt', expireAfterSeconds: cfg.retention.outboxDays * DAY_S },
@@ -117,11 +126,7 @@ export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
       description: 'collections of DESIGN §2 (raw, observations, edges, tombstones, runs, shards, flags, outbox, ...)',
       definition: { collections },
       async up(db) {
-        for (const name of collections) {
-          await db.createCollection(name).catch((err: { code?: unknown }) => {
-            if (err.code !== NAMESPACE_EXISTS) throw err;
-          });
-        }
+        for (const name of collections) await createCollection(db, name);
         return [];
       },
     },
@@ -152,6 +157,15 @@ export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
       definition: { coll: SUMMARY_INDEX.coll, spec: { ...SUMMARY_INDEX.spec, key: Object.entries(SUMMARY_INDEX.spec.key) } },
       async up(db) {
         await createIndex(db, SUMMARY_INDEX.coll, SUMMARY_INDEX.spec);
+        return [];
+      },
+    },
+    {
+      id: '0005_imports',
+      description: 'backfill_imports: one record per import (file, counts, rejects file) for the evidence bundle',
+      definition: { collections: [COLL.imports] },
+      async up(db) {
+        await createCollection(db, COLL.imports);
         return [];
       },
     },
