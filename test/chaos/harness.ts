@@ -23,6 +23,7 @@ import { summarizeRun, type RunSummary } from '../../core/store/summary.js';
 import { CLI, cleanup, cliJson, pipelineConfig, pollUntil, removeHome } from '../helpers/env.js';
 import { BATCH, CORPUS_DOCS, CORPUS_SEED } from './corpus.js';
 import { resultsDir } from './results.js';
+import { OwnFerret } from './servers.js';
 import { independentEdges, type IndependentEdges, type RunJson, type SeedJson } from '../helpers/oracle.js';
 
 export { BATCH, CORPUS_DOCS, CORPUS_SEED };
@@ -46,6 +47,8 @@ export const CHAOS_ENV: Record<string, string> = {
   LNM_POLL_INTERVAL_MS: '200',
   LNM_MONITOR_LOCK_TTL_MS: '3000',
   LNM_PLAN_STALE_MS: '4000',
+  // Each monitor's HTTP endpoint on a free port: several scenarios (and other tests) run at once.
+  LNM_MONITOR_PORT: '0',
 };
 
 /**
@@ -72,23 +75,35 @@ export interface Verdict {
 }
 
 export class ChaosRig {
-  readonly cfg: Config;
-  readonly home: string;
+  cfg!: Config;
+  home = '';
   readonly env: Record<string, string>;
   conns!: Connections;
   expected!: IndependentEdges;
   seed!: SeedJson;
+  private ferret: OwnFerret | undefined;
   private readonly procs: Array<{ child: ChildProcess; log: string[] }> = [];
 
-  constructor(name: string, extra: Record<string, string> = {}) {
+  constructor(
+    private readonly name: string,
+    extra: Record<string, string> = {},
+  ) {
     this.env = { ...CHAOS_ENV, ...extra };
-    const c = pipelineConfig(`chaos_${name}`, this.env);
-    this.cfg = c.cfg;
-    this.home = c.home;
   }
 
-  /** Migrate, seed the corpus, and compute the expected edges from advisory_raw (not from the product's code). */
+  /**
+   * Start the scenario's own FerretDB (unless MONGO_URL was given): its load and its
+   * faults stay off the machine's shared server. Then migrate, seed the corpus, and
+   * compute the expected edges from advisory_raw (not with the product's code).
+   */
   async setup(): Promise<void> {
+    if (this.env.MONGO_URL === undefined) {
+      this.ferret = await OwnFerret.start();
+      this.env.MONGO_URL = this.ferret.url;
+    }
+    const c = pipelineConfig(`chaos_${this.name}`, this.env);
+    this.cfg = c.cfg;
+    this.home = c.home;
     await migrateDatabase({ config: this.cfg });
     this.seed = await this.cli<SeedJson>(['seed', '--docs', String(CORPUS_DOCS), '--seed', String(CORPUS_SEED), '--tenants', '2', '--json']);
     expect(this.seed.import).toMatchObject({ accepted: CORPUS_DOCS, duplicates: 0, rejected: {} });
@@ -239,7 +254,8 @@ export class ChaosRig {
       clearTimeout(t);
     }
     await this.conns?.close().catch(() => undefined);
-    await cleanup(this.cfg).catch(() => undefined);
-    removeHome(this.home);
+    if (this.cfg) await cleanup(this.cfg).catch(() => undefined);
+    if (this.home) removeHome(this.home);
+    await this.ferret?.close().catch(() => undefined);
   }
 }
