@@ -53,7 +53,7 @@ describe('tenant isolation', () => {
     writeFileSync(file, `${lines.join('\n')}\n`);
     const rejects = path.join(cfg.homeDir, 'rejects.jsonl');
     const r = await cliJson<ImportJson>(cfg, ['import', file, '--rejects', rejects, '--json']);
-    expect(r).toEqual({ accepted: TENANTS.length * IDS.length * REVISIONS, duplicates: 0, rejected: { ERR_AOC_011: 2 } });
+    expect(r).toEqual({ accepted: TENANTS.length * IDS.length * REVISIONS, duplicates: 0, out_of_order_duplicates: 0, out_of_order_sample: [], rejected: { ERR_AOC_011: 2 } });
     const recs = readFileSync(rejects, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { line: number; path: string });
     expect(recs.map((x) => [x.line, x.path])).toEqual([[lines.length - 1, 'tenant'], [lines.length, 'source.vendor']]);
   }, LONG);
