@@ -19,7 +19,7 @@ import { acquireScope, releaseScope } from '../core/store/scope-locks.js';
 import { checkManifest, listShards, manifestsColl, shardsColl, type ShardDoc } from '../core/store/shards.js';
 import { deleteUnpublishedRunRows } from '../core/store/outbox.js';
 import { supersedesForGroups } from '../core/supersedes.js';
-import { errorSummary, LnmError, PayloadError, RollbackIncompleteError } from '../core/errors.js';
+import { errorSummary, LnmError, PayloadError, RollbackIncompleteError, RunStateError } from '../core/errors.js';
 import { countOwned, deleteOwned, sweepRun } from '../core/store/owned-writes.js';
 
 export interface RollbackResult {
@@ -48,7 +48,15 @@ export async function beginRollback(conns: Connections, runId: string, reason: s
   }
   if (!run.dry_run) await acquireScope(conns.db, runId, run.tenant, run.forced !== undefined);
   const from = by === 'operator' ? OPERATOR_ROLLBACK_STATES : predecessors('rolling_back');
-  return transitionRun(conns.db, runId, 'rolling_back', { from, reason: `rollback: ${reason}` });
+  try {
+    return await transitionRun(conns.db, runId, 'rolling_back', { from, reason: `rollback: ${reason}` });
+  } catch (err) {
+    // Another process (the monitor settling a stop, a second job) moved the run there between our read and our claim.
+    if (!(err instanceof RunStateError)) throw err;
+    const now = await getRun(conns.db, runId);
+    if (now.state === 'rolling_back') return now;
+    throw err;
+  }
 }
 
 async function rollbackShard(conns: Connections, run: RunDoc, shard: ShardDoc, log: Logger): Promise<{ edges: number; tombstones: number }> {

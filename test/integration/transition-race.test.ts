@@ -13,6 +13,7 @@ import { childEnv } from '../../core/config.js';
 import { newRunId } from '../../core/contract.js';
 import { ensureIndexes } from '../../core/store/collections.js';
 import { createRun, getRun, transitionRun } from '../../core/store/runs.js';
+import { beginRollback } from '../../workers/rollback.js';
 
 const RACER = fileURLToPath(new URL('../helpers/children/race-transition.mjs', import.meta.url));
 const PROCESSES = 5;
@@ -61,6 +62,29 @@ describe('run-state compare-and-set under a race', () => {
     expect(racers.map((r) => r.exitCode)).toEqual(Array.from({ length: PROCESSES }, () => 0));
     await res.close(conns);
   }, 600_000);
+
+  it('the monitor and several rollback jobs moving one stopping run to rolling_back at once: all succeed, one transition', async () => {
+    const conns = await res.open(cfg);
+    const { db } = conns;
+    for (let round = 1; round <= 10; round++) {
+      const runId = newRunId();
+      await createRun(db, {
+        _id: runId, dry_run: true, stop_on_error: true, rollback_on_stop: true, batch_size: 500, tenant: null,
+        command_line: ['race'], args: {}, snapshot_bound: new Date(), observations_before: 0, created_at: new Date(),
+      });
+      await transitionRun(db, runId, 'running', { reason: 'race setup' });
+      await transitionRun(db, runId, 'stopping', { reason: 'race setup' });
+      const monitor = transitionRun(db, runId, 'rolling_back', { from: ['stopping'], reason: 'in-flight shards settled' });
+      const jobs = Array.from({ length: 4 }, () => beginRollback(conns, runId, 'race', 'job'));
+      const settled = await Promise.allSettled([monitor, ...jobs]);
+      // The monitor's own compare-and-set may lose (RunStateError); every rollback job must proceed.
+      const jobResults = settled.slice(1).map((s) => (s.status === 'fulfilled' ? s.value.state : String(s.reason)));
+      expect(jobResults, `round ${round}`).toEqual(['rolling_back', 'rolling_back', 'rolling_back', 'rolling_back']);
+      const run = await getRun(db, runId);
+      expect(run.history.map((h) => h.to), `round ${round}`).toEqual(['running', 'stopping', 'rolling_back']);
+    }
+    await res.close(conns);
+  }, 120_000);
 
   res.leakCheck();
 });

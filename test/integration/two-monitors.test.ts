@@ -92,7 +92,7 @@ describe('two monitors', () => {
     const rq = a.conns.queue('rollback');
     await pollUntil(async () => (await (await rq.getJob(rollbackJobId(runId)))?.getState()) === 'completed', 'the rollback job to complete', 60_000, 20);
     const job = await rq.getJob(rollbackJobId(runId));
-    expect(job?.attemptsMade).toBe(1);
+    expect(job?.attemptsMade, `failed attempts: ${JSON.stringify(job?.stacktrace)}\n${res.workerLog(worker).slice(-4000)}`).toBe(1);
     expect(await rq.getJobCounts('waiting', 'delayed', 'active', 'failed')).toEqual({ waiting: 0, delayed: 0, active: 0, failed: 0 });
 
     await Promise.all([a.monitor.close(), b.monitor.close()]);
