@@ -19,7 +19,7 @@ import { BSON, MongoBulkWriteError, type Db, type Document } from 'mongodb';
 import type { Logger } from 'pino';
 import { compareUtf16, externalSort } from '../core/external-sort.js';
 import { assertNoOverlap } from '../core/store/scope-locks.js';
-import { DUPLICATE_KEY } from '../core/store/insert-new.js';
+import { duplicatesOnly } from '../core/store/insert-new.js';
 import { LnmError } from '../core/errors.js';
 import { readSnapshot, scopeFilter, SNAPSHOT_COLLECTIONS, verifySnapshotHash, type SnapshotCollection, type SnapshotHeader, type SnapshotScope } from './snapshot.js';
 
@@ -148,9 +148,7 @@ async function insertMissing(db: Db, coll: SnapshotCollection, docs: Document[])
     // A duplicate key now is a document written since the read (the final check decides).
     await db.collection(coll).insertMany(missing, { ordered: false });
   } catch (err) {
-    if (!(err instanceof MongoBulkWriteError)) throw err;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    if (errors.some((w) => w.code !== DUPLICATE_KEY)) throw err;
+    if (!(err instanceof MongoBulkWriteError) || !duplicatesOnly(err, missing.length)) throw err;
   }
 }
 

@@ -12,6 +12,7 @@
  * batch in insert order (what it would insert takes its `_id` and keys for the rest).
  */
 import { MongoBulkWriteError, type Collection, type Document } from 'mongodb';
+import { duplicatesOnly } from '../core/store/insert-new.js';
 import { readKeyHolders, type CollisionReason, type KeyHolders, type UniqueIndex } from './unique-keys.js';
 
 /**
@@ -45,7 +46,6 @@ export interface TenantDoc extends IdDoc {
   tenant: string;
 }
 
-const DUPLICATE_KEY = 11000;
 const READ_CONCURRENCY = 4;
 /** `_id`s per `$in` read of the dry run. */
 const ID_CHUNK = 500;
@@ -135,11 +135,12 @@ export class IdempotentWriter<T extends TenantDoc> {
     try {
       await this.coll.insertMany(docs.map((d) => ({ ...d, ...stamp })), { ordered: false });
     } catch (err) {
-      if (!(err instanceof MongoBulkWriteError)) throw err;
-      const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-      if (errors.some((w) => w.code !== DUPLICATE_KEY)) throw err;
-      duplicates = errors.map((w) => docs[w.index]).filter((d): d is T => d !== undefined);
-      if (duplicates.length !== errors.length) throw err;
+      // Only "these were already there, the rest inserted" is an answer; anything else (a
+      // connection dropped mid-insert reports no write error at all) fails the attempt.
+      const dup = err instanceof MongoBulkWriteError ? duplicatesOnly(err, docs.length) : undefined;
+      if (!dup) throw err;
+      duplicates = dup.map((i) => docs[i]).filter((d): d is T => d !== undefined);
+      if (duplicates.length !== dup.length) throw err;
     }
     tally.inserted = docs.length - duplicates.length;
     const dup = new Set(duplicates);

@@ -13,6 +13,21 @@ export interface InsertNewResult {
   duplicates: Set<number>;
 }
 
+/**
+ * The positions of the documents a bulk insert error reports as duplicates, when that is
+ * all it reports: every write error a duplicate key and every other document inserted.
+ * Anything else is undefined (the caller rethrows): another error code, or an error with
+ * no write error at all — what the driver throws when the connection drops mid-request
+ * (a server restart), when nothing is known of what was stored (chaos scenario 4 found a
+ * shard marked done whose edges were never stored; test/integration/insert-cut.test.ts).
+ */
+export function duplicatesOnly(err: MongoBulkWriteError, count: number): number[] | undefined {
+  const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
+  if (errors.length === 0 || errors.some((w) => w.code !== DUPLICATE_KEY)) return undefined;
+  if (err.result.insertedCount + errors.length !== count) return undefined;
+  return errors.map((w) => w.index);
+}
+
 export async function insertNew<T extends Document>(coll: Collection<T>, docs: readonly T[]): Promise<InsertNewResult> {
   if (docs.length === 0) return { inserted: 0, duplicates: new Set() };
   try {
@@ -20,10 +35,9 @@ export async function insertNew<T extends Document>(coll: Collection<T>, docs: r
     await coll.insertMany(docs as Parameters<Collection<T>['insertMany']>[0], { ordered: false });
     return { inserted: docs.length, duplicates: new Set() };
   } catch (err) {
-    if (!(err instanceof MongoBulkWriteError)) throw err;
-    const errors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors];
-    if (errors.some((w) => w.code !== DUPLICATE_KEY)) throw err;
-    const duplicates = new Set(errors.map((w) => w.index));
+    const dup = err instanceof MongoBulkWriteError ? duplicatesOnly(err, docs.length) : undefined;
+    if (!dup) throw err;
+    const duplicates = new Set(dup);
     return { inserted: docs.length - duplicates.size, duplicates };
   }
 }
