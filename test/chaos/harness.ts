@@ -8,9 +8,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { expect } from 'vitest';
+import type { Db } from 'mongodb';
+import { expect, inject } from 'vitest';
 import { migrateDatabase } from '../../api/index.js';
 import { childEnv, type Config } from '../../core/config.js';
 import { Connections } from '../../core/connections.js';
@@ -20,11 +19,12 @@ import { getRun } from '../../core/store/runs.js';
 import { inGroup, TERMINAL_STATES } from '../../core/store/run-status.js';
 import { listShards } from '../../core/store/shards.js';
 import { summarizeRun, type RunSummary } from '../../core/store/summary.js';
-import { CLI, cleanup, cliJson, pipelineConfig, pollUntil, removeHome } from '../helpers/env.js';
+import { CLI, cleanup, cliJson, pipelineConfig, pollUntil, removeHome, runCli } from '../helpers/env.js';
+import { entries } from '../../core/store/run-log.js';
 import { BATCH, CORPUS_DOCS, CORPUS_SEED } from './corpus.js';
-import { resultsDir } from './results.js';
-import { OwnFerret } from './servers.js';
-import { independentEdges, type IndependentEdges, type RunJson, type SeedJson } from '../helpers/oracle.js';
+import { OwnFerret, OwnRedis } from './servers.js';
+import { checkSeed, CORPUS_DB, expectedEdges, SEED_ARGS } from './template.js';
+import type { IndependentEdges, RunJson, SeedJson } from '../helpers/oracle.js';
 
 export { BATCH, CORPUS_DOCS, CORPUS_SEED };
 /** Bound of one scenario (a loaded 2-core machine; a quiet one needs a small fraction). */
@@ -51,18 +51,21 @@ export const CHAOS_ENV: Record<string, string> = {
   LNM_MONITOR_PORT: '0',
 };
 
-/**
- * The expected edges of the seeded corpus, computed from advisory_raw by the oracle once
- * per suite invocation (every scenario seeds the same deterministic corpus; a scenario
- * whose corpus differed would fail on the digest, never pass by it).
- */
-async function expectedEdges(conns: Connections): Promise<IndependentEdges> {
-  const file = path.join(resultsDir(), `expected-${CORPUS_DOCS}-${CORPUS_SEED}.json`);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as IndependentEdges;
-  const x = await independentEdges(conns.db);
-  mkdirSync(path.dirname(file), { recursive: true });
-  writeFileSync(file, JSON.stringify(x));
-  return x;
+/** sha256 over the sorted `tenant|vendor|upstream_id|older_hash|newer_hash` lines of every edge (DESIGN §5). */
+export async function edgeDigest(db: Db): Promise<{ digest: string; edges: number; lines: number; newer: number; runIds: Set<string> }> {
+  const lines = new Set<string>();
+  const newer = new Set<string>();
+  const runIds = new Set<string>();
+  let edges = 0;
+  for await (const e of db.collection(COLL.supersedes).find({}, { projection: { tenant: 1, vendor: 1, upstream_id: 1, older: 1, newer: 1, run_id: 1 } })) {
+    edges++;
+    runIds.add(String(e.run_id));
+    lines.add(`${e.tenant}|${e.vendor}|${e.upstream_id}|${e.older.content_hash}|${e.newer.content_hash}\n`);
+    newer.add(`${e.tenant}|${JSON.stringify(e.newer.raw_id)}`);
+  }
+  const h = createHash('sha256');
+  for (const l of [...lines].sort()) h.update(l);
+  return { digest: h.digest('hex'), edges, lines: lines.size, newer: newer.size, runIds };
 }
 
 export interface Verdict {
@@ -80,37 +83,48 @@ export class ChaosRig {
   readonly env: Record<string, string>;
   conns!: Connections;
   expected!: IndependentEdges;
-  seed!: SeedJson;
-  private ferret: OwnFerret | undefined;
+  /** The scenario's own servers (it may kill and restart them). */
+  ferret: OwnFerret | undefined;
+  redis: OwnRedis | undefined;
   private readonly procs: Array<{ child: ChildProcess; log: string[] }> = [];
 
   constructor(
     private readonly name: string,
     extra: Record<string, string> = {},
+    private readonly opts: { ownRedis?: boolean } = {},
   ) {
     this.env = { ...CHAOS_ENV, ...extra };
   }
 
   /**
    * Start the scenario's own FerretDB (unless MONGO_URL was given): its load and its
-   * faults stay off the machine's shared server. Then migrate, seed the corpus, and
-   * compute the expected edges from advisory_raw (not with the product's code).
+   * faults stay off the machine's shared server. It starts on a copy of the suite's seeded
+   * template (template.ts); without one (MONGO_URL given) the scenario migrates and seeds
+   * its own database. With `ownRedis`, a redis-server of its own too (scenarios that kill it).
    */
   async setup(): Promise<void> {
+    if (this.opts.ownRedis) {
+      this.redis = await OwnRedis.start();
+      this.env.REDIS_URL = this.redis.url;
+    }
+    const template = this.env.MONGO_URL === undefined ? inject('chaosTemplate') : '';
     if (this.env.MONGO_URL === undefined) {
-      this.ferret = await OwnFerret.start();
+      this.ferret = await OwnFerret.start(template ? { template } : {});
       this.env.MONGO_URL = this.ferret.url;
     }
-    const c = pipelineConfig(`chaos_${this.name}`, this.env);
+    const c = pipelineConfig(`chaos_${this.name}`, { ...this.env, ...(template ? { LNM_DB: CORPUS_DB } : {}) });
     this.cfg = c.cfg;
     this.home = c.home;
-    await migrateDatabase({ config: this.cfg });
-    this.seed = await this.cli<SeedJson>(['seed', '--docs', String(CORPUS_DOCS), '--seed', String(CORPUS_SEED), '--tenants', '2', '--json']);
-    expect(this.seed.import).toMatchObject({ accepted: CORPUS_DOCS, duplicates: 0, rejected: {} });
+    if (!template) {
+      await migrateDatabase({ config: this.cfg });
+      checkSeed(await this.cli<SeedJson>(SEED_ARGS));
+    }
     this.conns = await Connections.open(this.cfg);
     this.expected = await expectedEdges(this.conns);
     expect(this.expected.documents).toBe(CORPUS_DOCS);
     expect(this.expected.edges).toBeGreaterThan(1000);
+    expect(await this.conns.db.collection(COLL.raw).countDocuments({})).toBe(CORPUS_DOCS);
+    expect(await this.conns.db.collection(COLL.supersedes).countDocuments({})).toBe(0);
   }
 
   cli<T>(args: string[], opts: { code?: number; env?: Record<string, string> } = {}): Promise<T> {
@@ -158,9 +172,21 @@ export class ChaosRig {
     return this.procs.filter((p) => p.child.exitCode === null && p.child.signalCode === null).map((p) => p.child);
   }
 
-  /** Poll until `fn` returns a value; an error (a service restarting) counts as "not yet". */
+  /**
+   * Poll until `fn` returns a value; an error (a service restarting) counts as "not yet", and
+   * so does an attempt still unanswered after 30 s (one hung request must not hang the poll).
+   */
   poll<T>(fn: () => Promise<T | undefined | null | false>, what: string, timeoutMs = 900_000, everyMs = 100): Promise<T> {
-    return pollUntil(() => fn().catch(() => undefined), what, timeoutMs, everyMs);
+    const attempt = async (): Promise<T | undefined | null | false> => {
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 30_000)));
+      try {
+        return await Promise.race([fn().catch(() => undefined), hung]);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    return pollUntil(attempt, what, timeoutMs, everyMs);
   }
 
   summary(runId: string): Promise<RunSummary> {
@@ -192,6 +218,28 @@ export class ChaosRig {
     return run.state;
   }
 
+  /** Waits until the run settles and requires `succeeded`; otherwise fails saying why (see `why`). */
+  async settleSucceeded(runId: string): Promise<void> {
+    const state = await this.settle(runId);
+    if (state !== 'succeeded') expect(state, await this.why(runId)).toBe('succeeded');
+  }
+
+  /** Why a run did not succeed: its error, last transitions, failed shards, the processes' stderr tails. */
+  async why(runId: string): Promise<string> {
+    const run = await getRun(this.conns.db, runId);
+    const failed = (await listShards(this.conns.db, runId)).filter((s) => s.state === 'failed').map((s) => ({ id: s._id, error: s.error }));
+    const logs = this.procs.map((p) => `--- pid ${p.child.pid} ${p.child.spawnargs.slice(2).join(' ')}\n${p.log.join('').slice(-1500)}`);
+    const shards = await listShards(this.conns.db, runId);
+    const retried = shards.filter((s) => (s.attempts ?? 0) > 1).map((s) => ({ id: s._id, attempts: s.attempts, counts: s.counts }));
+    const edgesCounted = shards.reduce((n, s) => n + (s.counts?.edges_inserted ?? 0), 0);
+    const present = await this.conns.db.collection(COLL.supersedes).countDocuments({});
+    const tombs = await this.conns.db.collection(COLL.tombstones).countDocuments({});
+    const log = (await entries(this.conns.db, runId, 'shard')).filter((e) => e.outcome !== 'done').slice(0, 10);
+    const v = await runCli(this.cfg, ['validate', runId, '--json'], this.env);
+    const report = v.stdout.trim().split('\n').pop() ?? '';
+    return [JSON.stringify({ error: run.error, history: run.history.slice(-4), failed: failed.slice(0, 3), expected: this.expected.edges, edgesCounted, present, tombs, retried, log }).slice(0, 6000), report.slice(0, 3000), ...logs].join('\n');
+  }
+
   /**
    * The verdict: a succeeded, validated run; every shard done once in the counters;
    * the edge set's digest equal to the expected one; no duplicate edge, tombstone or
@@ -213,18 +261,8 @@ export class ChaosRig {
     expect(s.counts).toMatchObject({ docs: CORPUS_DOCS, edges_inserted: x.edges, tombstones_inserted: x.edges, idempotent_hits: 0, violations: 0, errors: 0 });
     expect(await queuedShardJobs(this.conns, runId)).toBe(0);
 
-    const lines = new Set<string>();
-    const newer = new Set<string>();
-    let edges = 0;
-    for await (const e of db.collection(COLL.supersedes).find({}, { projection: { tenant: 1, vendor: 1, upstream_id: 1, older: 1, newer: 1, run_id: 1 } })) {
-      edges++;
-      expect(e.run_id).toBe(runId);
-      lines.add(`${e.tenant}|${e.vendor}|${e.upstream_id}|${e.older.content_hash}|${e.newer.content_hash}\n`);
-      newer.add(`${e.tenant}|${JSON.stringify(e.newer.raw_id)}`);
-    }
-    const h = createHash('sha256');
-    for (const l of [...lines].sort()) h.update(l);
-    const finalDigest = h.digest('hex');
+    const { digest: finalDigest, edges, lines, newer, runIds } = await edgeDigest(db);
+    expect([...runIds]).toEqual(edges > 0 ? [runId] : []);
     const tombIds = new Set<string>();
     let tombstones = 0;
     for await (const t of db.collection(COLL.tombstones).find({}, { projection: { tenant: 1, raw_id: 1 } })) {
@@ -237,7 +275,7 @@ export class ChaosRig {
       eventRows++;
       events.add(JSON.stringify(r.raw_id));
     }
-    const duplicates = edges - lines.size + (edges - newer.size) + (tombstones - tombIds.size) + (eventRows - events.size) + (s.counts.docs - CORPUS_DOCS);
+    const duplicates = edges - lines + (edges - newer) + (tombstones - tombIds.size) + (eventRows - events.size) + (s.counts.docs - CORPUS_DOCS);
     expect({ finalDigest, edges, tombstones, duplicates }).toEqual({ finalDigest: x.digest, edges: x.edges, tombstones: x.edges, duplicates: 0 });
     expect(eventRows).toBeGreaterThan(0);
     expect(await db.collection(COLL.observations).countDocuments({})).toBe(CORPUS_DOCS);
@@ -257,5 +295,6 @@ export class ChaosRig {
     if (this.cfg) await cleanup(this.cfg).catch(() => undefined);
     if (this.home) removeHome(this.home);
     await this.ferret?.close().catch(() => undefined);
+    await this.redis?.close().catch(() => undefined);
   }
 }

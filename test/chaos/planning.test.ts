@@ -50,7 +50,7 @@ describe('chaos: producer killed while planning', () => {
 
     rig.worker();
     rig.worker();
-    expect(await rig.settle(id)).toBe('succeeded');
+    await rig.settleSucceeded(id);
     const history = (await getRun(rig.conns.db, id)).history.map((h) => h.to);
     expect(history.slice(-3)).toEqual(['running', 'validating', 'succeeded']);
     expect(history.filter((s) => s === 'running')).toHaveLength(1);

@@ -1,7 +1,9 @@
 /**
  * Servers the chaos suite owns and may kill: a redis-server and a FerretDB, each on a free
  * loopback port (never the machine's shared 6379 / 27017), restartable on the same port.
- * FerretDB gets its own PostgreSQL database, dropped at the end.
+ * FerretDB gets its own PostgreSQL database, dropped at the end; it may start as a copy of
+ * a template database (`CREATE DATABASE … TEMPLATE`, a file copy inside PostgreSQL): the
+ * suite seeds its corpus once into a template and every scenario starts from a copy.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -78,6 +80,13 @@ export class OwnRedis extends OwnServer {
 
 let ferrets = 0;
 
+export interface FerretOptions {
+  /** The PostgreSQL database to use (default: a new unique name). */
+  pgDb?: string;
+  /** Start from a copy of this PostgreSQL database instead of an empty one. */
+  template?: string;
+}
+
 /** FerretDB (the project's build) on its own PostgreSQL database. */
 export class OwnFerret extends OwnServer {
   private constructor(
@@ -89,17 +98,26 @@ export class OwnFerret extends OwnServer {
     super(port);
   }
 
-  static async start(): Promise<OwnFerret> {
+  static async start(opts: FerretOptions = {}): Promise<OwnFerret> {
     const base = loadConfig();
     const bin = await ensureFerretBinary(base);
     const pg = new URL(base.ferretPostgresUrl);
-    const db = `lnm_chaos_${process.pid}_${++ferrets}`;
+    const db = opts.pgDb ?? `lnm_chaos_${process.pid}_${++ferrets}`;
     pg.pathname = `/${db}`;
     await psql(pg, `DROP DATABASE IF EXISTS "${db}"`);
-    await psql(pg, `CREATE DATABASE "${db}"`);
+    if (opts.template) {
+      // The template's last user (a FerretDB just stopped) may take a moment to disconnect.
+      const create = `CREATE DATABASE "${db}" TEMPLATE "${opts.template}"`;
+      await pollUntil(() => psql(pg, create).then(() => true, (err: Error) => (/being accessed by other users/.test(err.message) ? false : Promise.reject(err))), create, 30_000, 100);
+    } else await psql(pg, `CREATE DATABASE "${db}"`);
     const f = new OwnFerret(await freePort(), bin, pg.toString(), await freePort());
     await f.start();
     return f;
+  }
+
+  /** The PostgreSQL database this FerretDB stores into. */
+  get pgDb(): string {
+    return new URL(this.pgUrl).pathname.slice(1);
   }
 
   get url(): string {
@@ -120,10 +138,17 @@ export class OwnFerret extends OwnServer {
     }
   }
 
-  override async close(): Promise<void> {
+  /** Stop the server; drop its PostgreSQL database unless `keepDatabase` (a template). */
+  override async close(opts: { keepDatabase?: boolean } = {}): Promise<void> {
     await super.close();
-    await psql(new URL(this.pgUrl), `DROP DATABASE IF EXISTS "${new URL(this.pgUrl).pathname.slice(1)}"`);
+    if (!opts.keepDatabase) await dropPgDatabase(this.pgDb);
   }
+}
+
+/** Drop a PostgreSQL database of the server FerretDB uses (a template when the suite ends). */
+export async function dropPgDatabase(db: string): Promise<void> {
+  const pg = new URL(loadConfig().ferretPostgresUrl);
+  await psql(pg, `DROP DATABASE IF EXISTS "${db}"`);
 }
 
 /** Run one statement against the `postgres` database of the server in `url` (its password through PGPASSWORD). */
