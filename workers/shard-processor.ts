@@ -6,9 +6,10 @@
  *
  * Fencing: a worker can lose its job while writing (its lock expired during a network
  * stall; the job was taken over) and a rollback may then pass the shard before the late
- * writes land. So after writing, the worker reads the run again: if a rollback has begun
- * (rolling_back or rolled_back), it removes what the run wrote for this shard and records
- * nothing. The rollback waits for every worker BullMQ knows to be active; this covers
+ * writes land. So after its last write (edges, tombstones, outbox rows) the worker reads
+ * the run again: if a rollback has begun (rolling_back or rolled_back), it removes what the
+ * run wrote for this shard and records nothing; if not, a rollback that begins later finds
+ * every write of the shard already in place. The rollback waits for every worker BullMQ knows to be active; this covers
  * the ones it cannot know about.
  */
 import type { Db, Document } from 'mongodb';
@@ -22,7 +23,7 @@ import { getShard, loadManifest, markShardFailed, shardsColl, type ShardCounts }
 import { ProgressStore } from '../core/store/progress.js';
 import type { Connections } from '../core/connections.js';
 import { rawIdKey, supersedesForGroups, type Edge, type SupersedesResult, type Tombstone } from '../core/supersedes.js';
-import { backfillEventRows, insertOutboxRows } from '../core/store/outbox.js';
+import { backfillEventRows, deleteUnpublishedRunRows, insertOutboxRows } from '../core/store/outbox.js';
 import { errorSummary, isUnrecoverable, NotFoundError, PayloadError, ViolationError } from '../core/errors.js';
 import { IdempotentWriter, type TenantDoc, type Violation, type WriteTally } from './idempotent-write.js';
 import { EDGE_UNIQUE_INDEXES } from './unique-keys.js';
@@ -79,10 +80,16 @@ async function write(ctx: ShardContext, run: RunDoc, r: SupersedesResult): Promi
   return [await edgeWriter.write(r.edges, stamp), await tombWriter.write(r.tombstones, stamp)];
 }
 
-/** Remove what the run wrote for this shard (a rollback began while it was writing). */
+/**
+ * Remove what the run wrote for this shard (a rollback began while it was writing): its
+ * edges and tombstones, and the run's unpublished outbox rows (the rollback removes those
+ * too; a published event cannot be taken back).
+ */
 async function undo(ctx: ShardContext, run: RunDoc, r: SupersedesResult): Promise<number> {
   const edges = await deleteOwned(ctx.db, COLL.supersedes, r.edges.map((e) => e._id), run._id, ctx.deleteBatch);
-  return edges + (await deleteOwned(ctx.db, COLL.tombstones, r.tombstones.map((t) => t._id), run._id, ctx.deleteBatch));
+  const tombstones = await deleteOwned(ctx.db, COLL.tombstones, r.tombstones.map((t) => t._id), run._id, ctx.deleteBatch);
+  await deleteUnpublishedRunRows(ctx.db, run._id, ctx.deleteBatch);
+  return edges + tombstones;
 }
 
 function violationCounts(violations: readonly Violation[]): Pick<ShardCounts, `violations_${Violation['reason']}`> {
@@ -114,6 +121,13 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
     const result = supersedesForGroups(groups);
     await ctx.hooks?.beforeWrite?.(id);
     const [e, t] = await write(ctx, run, result);
+    if (!run.dry_run) {
+      // Outbox rows for the observations this run changed, before the shard is marked
+      // done: a retried shard finds its edges `resumed` and the same eventIds already there.
+      // Written before the fence read, so that nothing of the shard is written after it.
+      const written = { edges: new Set(e.written), tombstones: new Set(t.written) };
+      await insertOutboxRows(db, backfillEventRows(run._id, result.edges, result.tombstones, written, new Date()));
+    }
     const after = await getRun(db, run._id);
     if (!run.dry_run && inGroup(after.state, ROLLBACK_STATES)) {
       const removed = await undo(ctx, run, result);
@@ -122,12 +136,6 @@ export async function processShard(ctx: ShardContext, job: ShardJob): Promise<Sh
       return { action: 'fenced', state: after.state, removed };
     }
     const violations = [...e.violations, ...t.violations];
-    if (!run.dry_run) {
-      // Outbox rows for the observations this run changed, before the shard is marked
-      // done: a retried shard finds its edges `resumed` and the same eventIds already there.
-      const written = { edges: new Set(e.written), tombstones: new Set(t.written) };
-      await insertOutboxRows(db, backfillEventRows(run._id, result.edges, result.tombstones, written, new Date()));
-    }
     const counts: ShardCounts = {
       docs: shard.docs,
       advisories: groups.length,

@@ -19,6 +19,7 @@ import { childEnv } from '../../core/config.js';
 import { getRun, transitionRun } from '../../core/store/runs.js';
 import { listShards } from '../../core/store/shards.js';
 import { entries } from '../../core/store/run-log.js';
+import { outboxColl } from '../../core/store/outbox.js';
 import { summarizeRun } from '../../core/store/summary.js';
 
 const X = rustsecExpected();
@@ -72,6 +73,8 @@ describe('rollback and writers', () => {
     const done = (await listShards(conns.db, run.run_id)).filter((s) => s.state === 'done');
     const written = done.reduce((n, s) => n + (s.counts?.edges_inserted ?? 0), 0);
     expect((await stamped(conns.db, run.run_id)).edges).toBe(written); // the fenced shard left nothing
+    // Its outbox rows were written before its fence read and went with the run's other unpublished rows.
+    expect(await outboxColl(conns.db).countDocuments({ run_id: run.run_id, pending: true })).toBe(0);
     const rolled = await cliJson<{ edges_removed: number; tombstones_removed: number; remaining: number }>(cfg, ['rollback', run.run_id, '--json'], { env: ENV });
     expect(rolled).toMatchObject({ edges_removed: written, tombstones_removed: written, remaining: 0 });
     expect(await stamped(conns.db, run.run_id)).toEqual({ edges: 0, tombstones: 0 });
