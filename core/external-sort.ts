@@ -6,10 +6,12 @@
  * touches the disk. Memory: one run + one read buffer per merged file; more than
  * MAX_FAN_IN files are first merged into bigger files. Equal records keep their input
  * order (stable). The temp folder is removed by `dispose()`, also when the output is left
- * unfinished (`sorted()` disposes when it ends or is abandoned).
+ * unfinished (`sorted()` disposes when it ends or is abandoned). A process killed mid-sort
+ * cannot do that: its folder is named `lnm-sort-<host>-<pid>-…`, and the first sort of a
+ * later process on the same host removes the folders of processes that no longer exist.
  */
-import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdtemp, open, readdir, rm, type FileHandle } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { BSON } from 'mongodb';
 
@@ -30,6 +32,38 @@ export interface ExternalSortStats {
 const MAX_FAN_IN = 64;
 const READ_CHUNK = 64 * 1024;
 const WRITE_CHUNK = 1024 * 1024;
+
+/** Folder-name prefix of this host's sorts (the pid follows); the host name's dashes and dots become `_`, so it cannot run into the pid. */
+export const SORT_PREFIX = `lnm-sort-${hostname().replace(/[^A-Za-z0-9]/g, '_')}-`;
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
+  }
+}
+
+const swept = new Set<string>();
+
+/**
+ * Remove, once per parent folder and process, the sort folders left by processes of this
+ * host that were killed mid-sort. Other hosts' folders (a shared LNM_SORT_DIR) are not ours to judge.
+ */
+export async function sweepStaleSortDirs(parent: string): Promise<string[]> {
+  if (swept.has(parent)) return [];
+  swept.add(parent);
+  const removed: string[] = [];
+  for (const name of await readdir(parent).catch(() => [] as string[])) {
+    if (!name.startsWith(SORT_PREFIX)) continue;
+    const pid = Number(/^(\d+)-/.exec(name.slice(SORT_PREFIX.length))?.[1]);
+    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
+    await rm(path.join(parent, name), { recursive: true, force: true });
+    removed.push(name);
+  }
+  return removed;
+}
 
 /** Reads back the records of one run file, in order. */
 class RunReader<T> {
@@ -200,7 +234,11 @@ export class ExternalSorter<T> {
   }
 
   private async writeFile(records: Iterable<T> | AsyncIterable<T>): Promise<string> {
-    this.dir ??= await mkdtemp(path.join(this.opts.tmpDir ?? tmpdir(), 'lnm-sort-'));
+    if (!this.dir) {
+      const parent = this.opts.tmpDir ?? tmpdir();
+      await sweepStaleSortDirs(parent);
+      this.dir = await mkdtemp(path.join(parent, `${SORT_PREFIX}${process.pid}-`));
+    }
     const file = path.join(this.dir, `run-${this.fileSeq++}.bson`);
     const fh = await open(file, 'w');
     try {

@@ -1,9 +1,10 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
-import { compareCodePoints, compareUtf16, ExternalSorter, externalSort, type ExternalSortStats } from '../../core/external-sort.js';
+import { compareCodePoints, compareUtf16, ExternalSorter, externalSort, SORT_PREFIX, type ExternalSortStats } from '../../core/external-sort.js';
 import { xorshift } from '../helpers/prng.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lnm-sort-test-'));
@@ -65,6 +66,20 @@ describe('externalSort', () => {
     }
     expect(got).toEqual([1, 2, 3]);
     expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it("removes the folders left by this host's killed sorts before its own, and only those", async () => {
+    const dir = mkdtempSync(path.join(root, 'stale-'));
+    const dead = spawnSync(process.execPath, ['-e', '']).pid; // a process that has exited
+    const left = `${SORT_PREFIX}${dead}-aaaaaa`;
+    mkdirSync(path.join(dir, left));
+    writeFileSync(path.join(dir, left, 'run-0.bson'), 'x');
+    const live = `${SORT_PREFIX}${process.pid}-bbbbbb`;
+    const otherHost = `lnm-sort-elsewhere-${dead}-cccccc`;
+    for (const d of [live, otherHost, 'unrelated']) mkdirSync(path.join(dir, d));
+    const out = await collect(externalSort([3, 1, 2], { compare: (a, b) => a - b, runRecords: 1, tmpDir: dir }));
+    expect(out).toEqual([1, 2, 3]);
+    expect(readdirSync(dir).sort()).toEqual([live, otherHost, 'unrelated'].sort());
   });
 
   it('refuses a run size that is not a positive integer', () => {
