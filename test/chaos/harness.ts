@@ -232,11 +232,9 @@ export class ChaosRig {
     const shards = await listShards(this.conns.db, runId);
     const retried = shards.filter((s) => (s.attempts ?? 0) > 1).map((s) => ({ id: s._id, attempts: s.attempts, counts: s.counts }));
     const edgesCounted = shards.reduce((n, s) => n + (s.counts?.edges_inserted ?? 0), 0);
-    const present = await this.conns.db.collection(COLL.supersedes).countDocuments({});
-    const tombs = await this.conns.db.collection(COLL.tombstones).countDocuments({});
+    const [present, tombs] = await Promise.all([COLL.supersedes, COLL.tombstones].map((c) => this.conns.db.collection(c).countDocuments({})));
     const log = (await entries(this.conns.db, runId, 'shard')).filter((e) => e.outcome !== 'done').slice(0, 10);
-    const v = await runCli(this.cfg, ['validate', runId, '--json'], this.env);
-    const report = v.stdout.trim().split('\n').pop() ?? '';
+    const report = (await runCli(this.cfg, ['validate', runId, '--json'], this.env)).stdout.trim().split('\n').pop() ?? '';
     return [JSON.stringify({ error: run.error, history: run.history.slice(-4), failed: failed.slice(0, 3), expected: this.expected.edges, edgesCounted, present, tombs, retried, log }).slice(0, 6000), report.slice(0, 3000), ...logs].join('\n');
   }
 
@@ -282,7 +280,7 @@ export class ChaosRig {
     return { state: run.state, finalDigest, edges, tombstones, duplicates, violations: s.counts.violations };
   }
 
-  /** Stop what is still running (SIGKILL after 10 s), close, drop the database, remove the home. */
+  /** Stop what is still running (SIGKILL after 10 s), drop the database and the prefix's Redis keys, close, remove the home. */
   async teardown(): Promise<void> {
     for (const child of this.alive()) {
       const gone = once(child, 'exit');
@@ -291,8 +289,10 @@ export class ChaosRig {
       await gone;
       clearTimeout(t);
     }
-    await this.conns?.close().catch(() => undefined);
     if (this.cfg) await cleanup(this.cfg).catch(() => undefined);
+    // What obliterating the queues leaves under the scenario's prefix (the runs' progress counters).
+    for await (const keys of this.conns?.sharedRedis().scanStream({ match: `${this.cfg.queuePrefix}:*`, count: 500 }) ?? []) if ((keys as string[]).length > 0) await this.conns.sharedRedis().del(...(keys as string[])).catch(() => 0);
+    await this.conns?.close().catch(() => undefined);
     if (this.home) removeHome(this.home);
     await this.ferret?.close().catch(() => undefined);
     await this.redis?.close().catch(() => undefined);
