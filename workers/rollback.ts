@@ -1,12 +1,12 @@
 /**
- * Rollback of one run (DESIGN §4): driven by the run's manifests, delete every edge and
- * tombstone the run would have written, only where `run_id` matches (what another run
- * inserted first stays). Shard by shard, each checkpointed with what it removed, so a
- * crash resumes where it stopped. It never races a writer: it holds the run's rollback
- * lock (one rollback of a run at a time, CLI or job), keeps the run's queue paused and
- * drained, and does not start while BullMQ holds any shard job of the run (a writer that
- * lost its job fences itself, workers/shard-processor.ts). A final `run_id` scan proves
- * nothing of the run remains.
+ * Rollback of one run (DESIGN §4): driven by the manifests of its finished shards, delete
+ * every edge and tombstone the run would have written, only where `run_id` matches (what
+ * another run inserted first stays); what unfinished shards wrote goes with the run_id
+ * sweep. Shard by shard, each checkpointed with what it removed, so a crash resumes where
+ * it stopped. It never races a writer: it holds the run's rollback lock (one rollback of a
+ * run at a time, CLI or job), keeps the run's queue paused and drained, and does not start
+ * while BullMQ holds any shard job of the run (a writer that lost its job fences itself,
+ * workers/shard-processor.ts). A final `run_id` scan proves nothing of the run remains.
  */
 import type { Logger } from 'pino';
 import type { Connections } from '../core/connections.js';
@@ -98,7 +98,10 @@ export async function rollbackRun(conns: Connections, runId: string, log: Logger
     if (active > 0) throw new RollbackBusyError(runId, `${active} shard job(s) still in flight`);
     for (const shard of await listShards(conns.db, runId)) {
       if (lost) throw new RollbackBusyError(runId, 'the rollback lock was lost');
-      if (shard.rolled_back) continue;
+      // A shard that never finished wrote nothing, or part of its write set under the run's
+      // id if its attempt was cut short: the run_id sweep below removes that, at a fraction of
+      // the cost of deleting every id its manifest names (most of the run, when it stopped early).
+      if (shard.rolled_back || shard.state === 'pending') continue;
       // Marked first: a rollback killed in the middle of this shard leaves it visibly partial.
       await shardsColl(conns.db).updateOne({ _id: shard._id }, { $set: { rollback_started_at: new Date() } });
       const removed = await rollbackShard(conns, run, shard, rlog);
@@ -106,7 +109,7 @@ export async function rollbackRun(conns: Connections, runId: string, log: Logger
     }
     const swept = await sweepRun(conns.db, runId, conns.cfg.deleteBatch);
     const eventsRemoved = await deleteUnpublishedRunRows(conns.db, runId, conns.cfg.deleteBatch);
-    if (swept.edges + swept.tombstones > 0) rlog.warn(swept, 'rollback: swept documents not named by a manifest');
+    if (swept.edges + swept.tombstones > 0) rlog.info(swept, 'rollback: swept the writes of unfinished shards (and any not named by a manifest)');
     const totals = { edges: swept.edges, tombstones: swept.tombstones };
     for (const s of await listShards(conns.db, runId)) {
       totals.edges += s.rolled_back?.edges ?? 0;

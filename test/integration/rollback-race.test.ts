@@ -17,7 +17,7 @@ import { FAST_MONITOR_ENV, stamped } from '../helpers/monitor.js';
 import { startWorker, type WorkerHandle } from '../../api/index.js';
 import { childEnv } from '../../core/config.js';
 import { getRun, transitionRun } from '../../core/store/runs.js';
-import { listShards } from '../../core/store/shards.js';
+import { listShards, shardsColl } from '../../core/store/shards.js';
 import { entries } from '../../core/store/run-log.js';
 import { outboxColl } from '../../core/store/outbox.js';
 import { summarizeRun } from '../../core/store/summary.js';
@@ -80,6 +80,22 @@ describe('rollback and writers', () => {
     expect(await stamped(conns.db, run.run_id)).toEqual({ edges: 0, tombstones: 0 });
     expect((await getRun(conns.db, run.run_id)).state).toBe('rolled_back');
     await worker.close();
+    await res.close(conns);
+  }, LONG);
+
+  it('a shard cut short (pending, its writes stamped) is left to the run_id sweep, not deleted id by id: zero remaining', async () => {
+    const runId = await finishedRun();
+    const conns = await res.open(cfg);
+    const cut = (await listShards(conns.db, runId))[1]!;
+    await shardsColl(conns.db).updateOne({ _id: cut._id }, { $set: { state: 'pending' } }); // as if its attempt died after writing
+    const before = await stamped(conns.db, runId);
+    expect(before.edges).toBeGreaterThan(0);
+    const rolled = await cliJson<{ edges_removed: number; tombstones_removed: number; remaining: number }>(cfg, ['rollback', runId, '--json'], { env: ENV });
+    expect(rolled).toMatchObject({ edges_removed: before.edges, tombstones_removed: before.tombstones, remaining: 0 });
+    expect(await stamped(conns.db, runId)).toEqual({ edges: 0, tombstones: 0 });
+    const after = await listShards(conns.db, runId);
+    expect(after.find((s) => s._id === cut._id)?.rolled_back).toBeUndefined();
+    expect(after.filter((s) => s._id !== cut._id).every((s) => s.rolled_back !== undefined)).toBe(true);
     await res.close(conns);
   }, LONG);
 
