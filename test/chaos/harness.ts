@@ -195,12 +195,21 @@ export class ChaosRig {
 
   /** Waits until at least `done` shards are done and a shard job is in flight; returns the in-flight job ids. */
   async midRun(runId: string, done: number): Promise<string[]> {
-    return this.poll(async () => {
+    const ids = await this.midRunOrEnd(runId, done);
+    expect(ids, `run ${runId} ended before ${done} shards were done with one in flight`).not.toBeNull();
+    return ids!;
+  }
+
+  /** As midRun, but null once every shard is done (the run no longer has one to catch). */
+  async midRunOrEnd(runId: string, done: number): Promise<string[] | null> {
+    const got = await this.poll(async () => {
       const s = await this.summary(runId);
+      if (s.shards.done >= s.shards.total && s.shards.total > 0) return { ids: null };
       if (s.shards.done < done) return null;
       const active = await this.conns.queue('shards', runId).getActive();
-      return active.length > 0 ? active.map((j) => j.id!) : null;
+      return active.length > 0 ? { ids: active.map((j) => j.id!) } : null;
     }, `${done} shards done and one in flight`, 900_000, 20);
+    return got.ids;
   }
 
   /** Resolves with the ms it took until every listed shard is done. */
