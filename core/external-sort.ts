@@ -51,18 +51,15 @@ const swept = new Set<string>();
  * Remove, once per parent folder and process, the sort folders left by processes of this
  * host that were killed mid-sort. Other hosts' folders (a shared LNM_SORT_DIR) are not ours to judge.
  */
-export async function sweepStaleSortDirs(parent: string): Promise<string[]> {
-  if (swept.has(parent)) return [];
+async function sweepStaleSortDirs(parent: string): Promise<void> {
+  if (swept.has(parent)) return;
   swept.add(parent);
-  const removed: string[] = [];
   for (const name of await readdir(parent).catch(() => [] as string[])) {
     if (!name.startsWith(SORT_PREFIX)) continue;
     const pid = Number(/^(\d+)-/.exec(name.slice(SORT_PREFIX.length))?.[1]);
     if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
     await rm(path.join(parent, name), { recursive: true, force: true });
-    removed.push(name);
   }
-  return removed;
 }
 
 /** Reads back the records of one run file, in order. */

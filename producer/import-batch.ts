@@ -14,10 +14,10 @@
  * the import (re-running it is idempotent).
  */
 import { MongoBulkWriteError, MongoServerError, type Collection, type Document } from 'mongodb';
+import { DUPLICATE_KEY } from '../core/store/insert-new.js';
 
 export type Status = 'inserted' | 'duplicate' | { refused: string };
 
-const DUPLICATE_KEY = 11000;
 
 /** A stamp later than `previous` (ms resolution): batches never share one. */
 export function nextStamp(previous: Date | undefined, now = Date.now()): Date {

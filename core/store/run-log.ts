@@ -13,6 +13,7 @@
 import { hostname } from 'node:os';
 import { MongoServerError, type Db } from 'mongodb';
 import { COLL } from './collections.js';
+import { DUPLICATE_KEY } from './insert-new.js';
 
 export type RunLogKind = 'transition' | 'shard' | 'alert' | 'throttle' | 'rollback';
 
@@ -27,7 +28,6 @@ export interface RunLogEntry {
 }
 
 export const PROCESS_ID = `${hostname()}:${process.pid}`;
-const DUPLICATE_KEY = 11000;
 
 export function runLogColl(db: Db) {
   return db.collection<RunLogEntry>(COLL.runLog);
