@@ -5,7 +5,7 @@
  * memory. Opening, reading and gunzip failures become an InputError (ERR_INPUT, path = the
  * file), never an unhandled 'error' event.
  */
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { InputError } from '../core/errors.js';
@@ -13,22 +13,29 @@ import { InputError } from '../core/errors.js';
 /** One line, numbered from 1: its bytes without the newline, or only its length when over the limit. */
 export type InputLine = { n: number; bytes: Buffer } | { n: number; tooLong: number };
 
-/** Opens the file now (a missing file fails here, before any work) and returns its chunks. */
+/**
+ * Opens the file now (a missing file fails here, before any work) and returns its chunks.
+ * Nothing is read, and no gunzip runs, until the caller reads: a small truncated file
+ * would otherwise fail while `import` still creates its indexes, with nobody listening.
+ */
 export async function openInput(file: string): Promise<AsyncIterable<Buffer>> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, 'r');
   } catch (err) {
     throw new InputError(file, `cannot open: ${(err as Error).message}`, { cause: err });
   }
-  const raw = handle.createReadStream();
-  if (!file.endsWith('.gz')) return chunks(file, raw, raw);
-  const gunzip = createGunzip();
-  raw.on('error', (err) => gunzip.destroy(err));
-  return chunks(file, raw.pipe(gunzip), raw);
+  return chunks(file, handle);
 }
 
-async function* chunks(file: string, stream: Readable, raw: Readable): AsyncGenerator<Buffer> {
+async function* chunks(file: string, handle: FileHandle): AsyncGenerator<Buffer> {
+  const raw = handle.createReadStream();
+  let stream: Readable = raw;
+  if (file.endsWith('.gz')) {
+    const gunzip = createGunzip();
+    raw.on('error', (err) => gunzip.destroy(err));
+    stream = raw.pipe(gunzip);
+  }
   try {
     for await (const chunk of stream) yield chunk as Buffer;
   } catch (err) {

@@ -130,6 +130,16 @@ describe('unreadable input is a clear ERR_INPUT, never a crash', () => {
     expect(cli.code).toBe(1);
     expect(humanLines(cli.stderr)).toEqual([expect.stringMatching(new RegExp(`^lnm-backfill: ERR_INPUT: ${file}: `))]);
   });
+
+  it('a small truncated .gz (it fails before import reads it) is ERR_INPUT too, never an unhandled zlib error', async () => {
+    const full = gzipSync(Buffer.concat(Array.from({ length: 40 }, (_, i) => line(doc(`SMALL-${i}`)))));
+    const file = path.join(cfg.homeDir, 'small-truncated.jsonl.gz');
+    writeFileSync(file, full.subarray(0, Math.floor(full.length / 2)));
+    const cli = await runCli(cfg, ['import', file, '--json']);
+    expect(cli.stderr).not.toContain("Unhandled 'error' event");
+    expect(cli.code).toBe(1);
+    expect(humanLines(cli.stderr)).toEqual([expect.stringMatching(new RegExp(`^lnm-backfill: ERR_INPUT: ${file}: `))]);
+  });
 });
 
 describe('one bad line is rejected with its code and line number; everything valid is imported', () => {
