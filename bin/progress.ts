@@ -1,5 +1,5 @@
 /**
- * The progress view of `start --wait`, `status --watch` and the demo: a bar with rate and
+ * The progress view of `start --wait`, `status` on a terminal and the demo: a bar with rate and
  * ETA redrawn in place on a terminal, one plain line per change otherwise; a hint when no
  * worker is taking the run's jobs.
  */
@@ -35,7 +35,7 @@ export function statusPanel(s: RunStatus, workers: number): string[] {
 }
 
 /**
- * `status --watch` on a terminal: the panel redrawn in place (cursor up, clear below) at
+ * `status` on a terminal: the panel redrawn in place (cursor up, clear below) at
  * every poll; Ctrl-C or a settled run leaves the last panel on screen.
  */
 export class LiveStatusView {

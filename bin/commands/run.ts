@@ -93,11 +93,11 @@ export const status: Command = {
   summary: 'progress, rate, ETA and counts of a run',
   positionals: [{ name: 'run', description: 'run id (run-YYYYMMDDTHHMMSSZ-xxxxxx), or latest' }],
   options: {
-    watch: { type: 'boolean', description: 'on a terminal: a live view (progress bar, docs/s, ETA, throttle state, alerts) refreshed until the run settles or Ctrl-C' },
+    once: { type: 'boolean', description: 'one snapshot, even on a terminal' },
   },
-  notes: ['Off a terminal or with --json, --watch is ignored: one snapshot.'],
+  notes: ['On a terminal: a live view (progress bar, docs/s, ETA, throttle state, alerts) redrawn until the run settles or Ctrl-C. Off a terminal, with --json or --once: one snapshot.'],
   async run(ctx) {
-    const live = ctx.options.watch === true && ctx.tty && ctx.options.json !== true;
+    const live = ctx.options.once !== true && ctx.tty && ctx.options.json !== true;
     if (!live) {
       const s = await getRunStatus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log });
       return { exitCode: 0, result: s, text: `${progressLine(s)}\n${summaryText(s)}` };

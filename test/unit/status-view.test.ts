@@ -1,4 +1,4 @@
-/** The live status panel of `status --watch`: what it shows, and that it redraws in place. */
+/** The live status panel of `status` on a terminal: what it shows, and that it redraws in place. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { RunStatus } from '../../api/index.js';
