@@ -5,14 +5,15 @@
  * the alert rules name; /api/runs agrees; the advisory summary returns the exact chain of
  * a 7-revision advisory computed from the corpus file, and never another tenant's data;
  * a non-loopback bind refuses to start without credentials, and with them every route but
- * /healthz answers 401 without and 200 with.
+ * /healthz answers 401 without and 200 with; a fired alert is counted under its code; Bull
+ * Board refuses retries unless started with --board-write.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { startBackfill, startMonitor, startWorker, type MonitorHandle, type RunStatus } from '../../api/index.js';
+import { cancelRun, startBackfill, startMonitor, startWorker, waitForRun, type MonitorHandle, type RunStatus } from '../../api/index.js';
 import { loadConfig } from '../../core/config.js';
 import { ensureTools } from '../../core/services/tools.js';
 import { getRun } from '../../core/store/runs.js';
@@ -44,6 +45,7 @@ const subset: CorpusLine[] = [
 const ACCEPTED = new Set(subset.map((l) => `${l.tenant}|${l.upstream.upstream_id}|${l.upstream.content_hash}`)).size;
 
 let monitor: MonitorHandle;
+let worker: { close(): Promise<void> };
 let runId = '';
 
 async function get(url: string, headers: Record<string, string> = {}): Promise<Response> {
@@ -65,7 +67,7 @@ describe('monitor http during and after a run', () => {
     monitor = res.track(await startMonitor({ config: cfg, log: quietLog, http: { port: 0, boardRefreshMs: 100 } }));
     expect(monitor.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
     expect((await get(`${monitor.url}/healthz`)).status).toBe(200);
-    res.track(await startWorker({ config: cfg, log: quietLog }));
+    worker = res.track(await startWorker({ config: cfg, log: quietLog }));
     const started = await startBackfill({ config: cfg, log: quietLog, batchSize: 10, force: { reason: 'test' } });
     runId = started.run_id;
     let last: RunStatus | undefined;
@@ -209,6 +211,37 @@ describe('access control', () => {
       expect((await get(`${url}${route}`, { authorization: `Basic ${Buffer.from(basic).toString('base64')}` })).status, route).toBe(200);
     }
     await m.close();
+  });
+});
+
+describe('alerts in /metrics, and the board\'s write switch', () => {
+  /** The same database and queues as `cfg`, with other settings. */
+  const sameQueues = (env: Record<string, string>) => loadConfig({ ...process.env, ...FAST_MONITOR_ENV, LNM_DB: cfg.db, LNM_QUEUE_PREFIX: cfg.queuePrefix, ...env });
+
+  it('a fired alert is counted under its code', async () => {
+    // No worker, and a monitor that alerts after 1 s of run time: the run waits, the alert fires.
+    await worker.close();
+    await monitor.close();
+    const m = res.track(await startMonitor({ config: sameQueues({ LNM_ALERT_RUNTIME_S: '1' }), log: quietLog, http: { port: 0 } }));
+    const run = await startBackfill({ config: cfg, log: quietLog, batchSize: 10, force: { reason: 'alert test' } });
+    const fired = await pollUntil(async () => {
+      const families = parsePromText(await (await get(`${m.url}/metrics`)).text());
+      return sampleValue(families, METRICS.alertsFired.name, { code: 'ALERT_RUNTIME' });
+    }, 'the run-time alert in /metrics', 60_000, 200);
+    expect(fired).toBe(1);
+    await cancelRun(run.run_id, { config: cfg, log: quietLog });
+    expect((await waitForRun(run.run_id, { config: cfg, log: quietLog, monitor: false })).state).toBe('cancelled');
+    await m.close();
+  });
+
+  it('Bull Board is read-only unless --board-write', async () => {
+    const retry = (url: string) => fetch(`${url}/ui/api/queues/backfill-rollback/retry/failed`, { method: 'PUT' });
+    const ro = res.track(await startMonitor({ config: sameQueues({}), log: quietLog, http: { port: 0 } }));
+    expect((await retry(ro.url!)).status).toBe(405);
+    const rw = res.track(await startMonitor({ config: sameQueues({}), log: quietLog, http: { port: 0, boardWrite: true } }));
+    expect((await retry(rw.url!)).status).toBe(200);
+    await rw.close();
+    await ro.close();
   });
 });
 
