@@ -102,7 +102,7 @@ export async function tickRun(ctx: TickContext, run: RunDoc): Promise<void> {
       if (age(run) > conns.cfg.planStaleMs && !(await ctx.planning(run._id))) {
         await transitionRun(conns.db, run._id, 'failed', {
           from: ['planned'],
-          reason: 'planning interrupted: its producer stopped; run `lnm-backfill start --resume <run>`',
+          reason: `planning interrupted: no heartbeat from its producer for over ${conns.cfg.planStaleMs} ms; run \`lnm-backfill start --resume <run>\``,
           error: stopError('ERR_PLANNING_INTERRUPTED', 'the producer stopped before the run was planned'),
         });
       }

@@ -175,7 +175,7 @@ export interface TransitionOpts {
 export async function transitionRun(db: Db, runId: string, to: RunState, opts: TransitionOpts): Promise<RunDoc> {
   for (let attempt = 0; attempt < 10; attempt++) {
     const run = await getRun(db, runId);
-    if (opts.from && !opts.from.includes(run.state)) throw new RunStateError(runId, run.state, to);
+    if (opts.from && !opts.from.includes(run.state)) throw new RunStateError(runId, run.state, to, run.state_reason && `${run.state}: ${run.state_reason}`);
     assertTransition(runId, run.state, to);
     const seq = run.seq + 1;
     const entry: Omit<TransitionEntry, 'at' | 'by'> = {

@@ -17,7 +17,7 @@ import { driveToEnd, type ImportJson, independentEdges, type RunJson, rustsecExp
 import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import { childEnv } from '../../core/config.js';
 import { shardId, shardQueueName, CONTRACT } from '../../core/contract.js';
-import { listRunIds, getRun } from '../../core/store/runs.js';
+import { listRunIds, getRun, transitionRun } from '../../core/store/runs.js';
 import { RUN_STATES } from '../../core/store/run-status.js';
 import { Monitor } from '../../monitor/monitor.js';
 
@@ -53,6 +53,8 @@ describe('stuck states', () => {
       return r.state === 'failed' ? r : null;
     }, 'the monitor to fail the interrupted run', 60_000);
     expect(failed.error?.code).toBe('ERR_PLANNING_INTERRUPTED');
+    // A producer that was only slow (its heartbeat lapsed) learns why its run is no longer its own.
+    await expect(transitionRun(conns.db, runId, 'running', { from: ['planned'], reason: 'late producer' })).rejects.toThrow(/failed -> running \(failed: planning interrupted: no heartbeat from its producer for over \d+ ms/);
     await monitor.close();
 
     const resumed = await cliJson<RunJson>(cfg, ['start', `--resume=${runId}`, '--json'], { env: ENV });
