@@ -2,9 +2,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { withConnections } from '../core/connections.js';
-import { resolveRunRef, type RunDoc } from '../core/store/runs.js';
+import { getRun, resolveRunRef, type RunDoc } from '../core/store/runs.js';
 import { resolveScan } from '../core/store/corpus-scan.js';
 import { cancelRun as cancel, pauseRun as pause, resumeRun as resume } from '../monitor/control.js';
+import { checkRunFreezeWindow, type RunFreezeWindowCheck } from '../monitor/freeze-window.js';
 import { reportBytes, validateRun as validate, type ValidationResult } from '../monitor/validate.js';
 import { beginRollback, rollbackRun as rollback, type RollbackResult } from '../workers/rollback.js';
 import { resolveOptions, type ApiOptions } from './context.js';
@@ -54,17 +55,28 @@ export interface ValidateOptions extends ApiOptions {
   writeReport?: boolean;
 }
 
-export async function validateRun(runId: string, opts: ValidateOptions = {}): Promise<ValidationResult & { file?: string }> {
+export interface ValidateResult extends ValidationResult {
+  /** Where report.json was written, if it was. */
+  file?: string;
+  /**
+   * The freeze-window proof (issue 10): nothing published while the run's freeze held. Kept
+   * out of report.json, whose hash must not depend on clocks or on what a transport retains.
+   */
+  freeze_window: RunFreezeWindowCheck;
+}
+
+export async function validateRun(runId: string, opts: ValidateOptions = {}): Promise<ValidateResult> {
   const { cfg } = resolveOptions(opts);
   return withConnections(cfg, async (conns) => {
     const id = await resolveRunRef(conns.db, runId);
     const result = await validate(conns.db, id, await resolveScan(conns.db, cfg.scan));
+    const out = { ...result, freeze_window: await checkRunFreezeWindow(conns, await getRun(conns.db, id)) };
     const dir = opts.outDir ?? (opts.writeReport ? path.join(cfg.artifactsDir, 'reports', id) : undefined);
-    if (!dir) return result;
+    if (!dir) return out;
     mkdirSync(dir, { recursive: true });
     const file = path.join(dir, 'report.json');
     writeFileSync(file, reportBytes(result.report));
     writeFileSync(`${file}.sha256`, `${result.report_sha256}  report.json\n`);
-    return { ...result, file };
+    return { ...out, file };
   });
 }

@@ -10,9 +10,10 @@ import path from 'node:path';
 import { withConnections } from '../core/connections.js';
 import { canonicalJson } from '../core/canonical-json.js';
 import { ConfigError } from '../core/errors.js';
-import { resolveRunRef } from '../core/store/runs.js';
+import { getRun, resolveRunRef } from '../core/store/runs.js';
 import { resolveScan } from '../core/store/corpus-scan.js';
 import { toolInfo } from '../core/tool-info.js';
+import { checkRunFreezeWindow } from '../monitor/freeze-window.js';
 import { writeEvidence as writeBundle, type EvidenceResult } from '../monitor/evidence/bundle.js';
 import { verifyFolder, type VerifyResult } from '../monitor/evidence/sums.js';
 import { kitHashes, type KitManifest } from '../producer/kit.js';
@@ -59,7 +60,8 @@ export async function writeEvidence(runId: string, opts: EvidenceOptions = {}): 
   return withConnections(cfg, async (conns) => {
     const id = await resolveRunRef(conns.db, runId);
     const folder = makeFolder(cfg.artifactsDir, opts.outDir, new Date());
-    return writeBundle(conns.db, id, { folder, tool, commandLine: opts.commandLine ?? ['api:writeEvidence', id], scan: await resolveScan(conns.db, cfg.scan) });
+    const freezeWindow = await checkRunFreezeWindow(conns, await getRun(conns.db, id));
+    return writeBundle(conns.db, id, { folder, tool, commandLine: opts.commandLine ?? ['api:writeEvidence', id], scan: await resolveScan(conns.db, cfg.scan), freezeWindow });
   });
 }
 

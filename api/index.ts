@@ -8,7 +8,7 @@ export { ERROR_CODES, LnmError, type ErrorCode } from '../core/errors.js';
 export type { RunState } from '../core/store/run-status.js';
 export type { ApiOptions } from './context.js';
 export { startBackfill, waitForRun, getRunStatus, listRunStatuses, type RunStatus, type StartBackfillOptions, type WaitOptions, type Progress } from './runs.js';
-export { pauseRun, resumeRun, cancelRun, rollbackRun, validateRun, type ControlResult, type ControlOptions, type ValidateOptions } from './control.js';
+export { pauseRun, resumeRun, cancelRun, rollbackRun, validateRun, type ControlResult, type ControlOptions, type ValidateOptions, type ValidateResult } from './control.js';
 export { startWorker, startMonitor, type WorkerOptions, type WorkerHandle, type MonitorHandle, type MonitorOptions } from './processes.js';
 export { importCorpus, seedCorpus, type ImportOptions, type ImportResult, type SeedOptions, type SeedResult } from './data.js';
 export {
@@ -27,6 +27,7 @@ export { takeSnapshot, restoreSnapshot, type SnapshotOptions, type SnapshotResul
 export { servicesUp, servicesDown, servicesStatus, type ServicesStatus } from './services.js';
 export type { RollbackResult } from '../workers/rollback.js';
 export type { ValidationReport, ValidationResult } from '../monitor/validate.js';
+export type { FreezeProofStatus, RunFreezeWindowCheck } from '../monitor/freeze-window.js';
 export {
   migrateDatabase,
   migrationsStatus,

@@ -12,6 +12,7 @@ import { openTransport } from '../core/events/open.js';
 import type { RangeCount } from '../core/events/transport.js';
 import { errorSummary } from '../core/errors.js';
 import { FLAGS, flagHistory, type FlagHistoryDoc, type PublisherMode } from '../core/store/flags.js';
+import type { RunDoc } from '../core/store/runs.js';
 
 const SAMPLE = 5;
 
@@ -35,26 +36,36 @@ export interface FreezeWindowCheck {
   channels: RangeCount[];
 }
 
-/** The last freeze window of the publisher flag's history (pure). */
-export function latestFreezeWindow(history: readonly FlagHistoryDoc[], now: Date): FreezeWindow | null {
+/** Every freeze window of the publisher flag's history, oldest first (pure). */
+function* freezeWindows(history: readonly FlagHistoryDoc[], now: Date): Generator<FreezeWindow> {
   let current: FreezeWindow | null = null;
-  let last: FreezeWindow | null = null;
   for (const h of history) {
     if (!h.changed) continue;
     if (!h.value && !current) {
       current = { from: h.at, to: now, open: true, mode: h.mode ?? 'stop', frozen_by: h.by, reason: h.reason, unfrozen_by: null };
     } else if (h.value && current) {
-      last = { ...current, to: h.at, open: false, unfrozen_by: h.by };
+      yield { ...current, to: h.at, open: false, unfrozen_by: h.by };
       current = null;
     }
   }
-  return current ?? last;
+  if (current) yield current;
 }
 
-export async function checkFreezeWindow(conns: Connections, now = new Date()): Promise<FreezeWindowCheck> {
-  const window = latestFreezeWindow(await flagHistory(conns.db, FLAGS.publisher), now);
+/** The last freeze window of the publisher flag's history (pure). */
+export function latestFreezeWindow(history: readonly FlagHistoryDoc[], now: Date): FreezeWindow | null {
+  let last: FreezeWindow | null = null;
+  for (const w of freezeWindows(history, now)) last = w;
+  return last;
+}
+
+/** The freeze window in effect at `at` (a run's start), if the publisher was frozen then (pure). */
+export function freezeWindowAt(history: readonly FlagHistoryDoc[], at: Date, now: Date): FreezeWindow | null {
+  for (const w of freezeWindows(history, now)) if (w.from <= at && at <= w.to) return w;
+  return null;
+}
+
+async function readWindow(conns: Connections, window: FreezeWindow): Promise<FreezeWindowCheck> {
   const transport = conns.cfg.events.transport;
-  if (!window) return { ok: false, reason: 'no freeze of the outbox publisher in the flag history', window, transport, channels: [] };
   let t;
   try {
     t = await openTransport(conns.cfg);
@@ -76,4 +87,34 @@ export async function checkFreezeWindow(conns: Connections, now = new Date()): P
   } finally {
     await t.close();
   }
+}
+
+/** The proof over the publisher's last freeze window. */
+export async function checkFreezeWindow(conns: Connections, now = new Date()): Promise<FreezeWindowCheck> {
+  const window = latestFreezeWindow(await flagHistory(conns.db, FLAGS.publisher), now);
+  if (!window) return { ok: false, reason: 'no freeze of the outbox publisher in the flag history', window, transport: conns.cfg.events.transport, channels: [] };
+  return readWindow(conns, window);
+}
+
+/**
+ * How the proof stands for one run: `passed` (nothing published in the freeze its start fell
+ * in), `failed` (events were published in it), `unverified` (the transport cannot be read),
+ * `not_frozen` (a real run started with --force while the publisher ran: nothing to prove),
+ * `not_applicable` (a dry run publishes nothing). Only `failed` fails `validate`.
+ */
+export type FreezeProofStatus = 'passed' | 'failed' | 'unverified' | 'not_frozen' | 'not_applicable';
+
+export interface RunFreezeWindowCheck extends FreezeWindowCheck {
+  status: FreezeProofStatus;
+}
+
+export async function checkRunFreezeWindow(conns: Connections, run: RunDoc, now = new Date()): Promise<RunFreezeWindowCheck> {
+  const transport = conns.cfg.events.transport;
+  if (run.dry_run) return { status: 'not_applicable', ok: true, reason: 'a dry run writes no outbox row and publishes nothing', window: null, transport, channels: [] };
+  const at = run.started_at ?? run.created_at;
+  const window = freezeWindowAt(await flagHistory(conns.db, FLAGS.publisher), at, now);
+  if (!window) return { status: 'not_frozen', ok: false, reason: `the outbox publisher was not frozen when the run started (${at.toISOString()})`, window, transport, channels: [] };
+  const check = await readWindow(conns, window);
+  const status: FreezeProofStatus = check.ok ? 'passed' : check.channels.length === 0 ? 'unverified' : 'failed';
+  return { status, ...check };
 }

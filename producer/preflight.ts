@@ -1,6 +1,7 @@
 /**
  * `preflight` (DESIGN §1 step 1): a table of checks, each pass/fail with its reason and
- * the fix. Read-only except the idempotency probe, which removes what it inserts.
+ * the fix. Read-only except the idempotency probe, which removes what it inserts, and its
+ * own record in `backfill_preflights` (for the evidence bundle).
  *
  *   mongodb                 server and topology (reported; lag is real only on a replica set)
  *   migrations              every migration applied, none changed since
@@ -25,6 +26,7 @@ import { resolveScan } from '../core/store/corpus-scan.js';
 import { FLAGS, flagEnabled, getFlag } from '../core/store/flags.js';
 import { isLive, listHeartbeats } from '../core/store/heartbeats.js';
 import { migrationStatus } from '../core/store/migrations.js';
+import { recordPreflight } from '../core/store/preflights.js';
 import { idempotencyProbe, type ProbeHooks, type ProbeResult } from './idempotency-probe.js';
 
 export interface PreflightCheck {
@@ -222,6 +224,8 @@ export async function preflight(conns: Connections, opts: PreflightOptions, log:
   checks.push(await redisCheck(conns));
   if (opts.kitFile) checks.push(await kitCheck(db, conns.cfg.scan, opts.kitFile));
   const ok = checks.every((c) => c.ok);
-  log.info({ ok, failed: checks.filter((c) => !c.ok).map((c) => c.name) }, 'preflight finished');
+  const failing = checks.filter((c) => !c.ok).map((c) => c.name);
+  const recorded = await recordPreflight(db, { at: new Date(), ok, failing_checks: failing, probe: { ok: probe.ok, sha256: probe.sha256, record: { ...probe.record } } });
+  log.info({ ok, failed: failing, preflight_id: recorded._id }, 'preflight finished');
   return { ok, checks, server, probe };
 }

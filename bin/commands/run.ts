@@ -117,28 +117,31 @@ export const status: Command = {
 
 export const validate: Command = {
   name: 'validate',
-  summary: 'consistency report of a run (report.json + SHA-256); exit 1 when a check fails',
+  summary: 'consistency report of a run (report.json + SHA-256) and the freeze-window proof; exit 1 when a check fails',
   positionals: [{ name: 'run', description: 'run id, or latest' }],
   options: { out: { type: 'string', value: 'DIR', description: 'write report.json and report.json.sha256 into DIR (default LNM_ARTIFACTS_DIR/reports/<run>)' } },
   async run(ctx) {
     const out = ctx.options.out as string | undefined;
     const r = await validateRun(ctx.args[0]!, { config: ctx.cfg, log: ctx.log, ...(out ? { outDir: out } : { writeReport: true }) });
+    const freezeFailed = r.freeze_window.status === 'failed';
     const result = {
-      ok: r.report.ok,
-      failing_checks: r.report.failing_checks,
+      ok: r.report.ok && !freezeFailed,
+      failing_checks: [...r.report.failing_checks, ...(freezeFailed ? ['freeze_window'] : [])],
       edges: r.report.edges,
       observations: r.report.observations,
       report_sha256: r.report_sha256,
       report: r.report,
+      freeze_window: r.freeze_window,
       ...(r.file ? { file: r.file } : {}),
     };
     const text = [
-      `validation of ${r.run_id}: ${r.report.ok ? 'ok' : `FAILED: ${r.report.failing_checks.join(', ')}`}`,
+      `validation of ${r.run_id}: ${result.ok ? 'ok' : `FAILED: ${result.failing_checks.join(', ')}`}`,
       ...r.report.checks.map((c) => `  ${c.ok ? 'PASS' : 'FAIL'}  ${c.name}  ${Object.entries(c.counts).map(([k, v]) => `${k} ${v}`).join(', ')}${c.samples.length ? `\n        ${c.samples.join('\n        ')}` : ''}`),
       `  edges expected ${r.report.edges.expected}, present ${r.report.edges.present}, missing ${r.report.edges.missing}, extra ${r.report.edges.extra}`,
       `  edge digest ${r.report.edges.digest}`,
       `  report sha256 ${r.report_sha256}${r.file ? ` (${r.file})` : ''}`,
+      `  freeze window: ${r.freeze_window.status.toUpperCase().replace('_', ' ')}  ${r.freeze_window.reason}`,
     ].join('\n');
-    return { exitCode: r.report.ok ? 0 : 1, result, text };
+    return { exitCode: result.ok ? 0 : 1, result, text };
   },
 };

@@ -128,7 +128,12 @@ class NatsTransport implements EventTransport {
     const stream = channel === 'observation' ? this.stream : await this.jsm.streams.find(subject).catch(() => null);
     const out: RangeCount = { channel, name: subject, stream, count: 0, sample: [] };
     if (!stream) return out;
-    const info = await this.jsm.streams.info(stream);
+    // A stream never created (no publisher ran yet) retains nothing: not an error.
+    const info = await this.jsm.streams.info(stream).catch((err: unknown) => {
+      if ((err as Error).name === 'StreamNotFoundError') return null;
+      throw err;
+    });
+    if (!info) return { ...out, stream: null };
     if (info.state.messages === 0 || new Date(info.state.last_ts) < from) return out;
     const consumer = await this.js.consumers.get(stream, {
       filter_subjects: subject,

@@ -21,6 +21,8 @@ export const COLL = {
   approvals: 'backfill_approvals',
   /** Insert-only: one record per `import` (file, counts, rejects file), for the evidence bundle. */
   imports: 'backfill_imports',
+  /** Insert-only: one record per `preflight` (failing checks, the probe record and its hash). */
+  preflights: 'backfill_preflights',
   /** Liveness and acknowledged state of long-running components (the publisher). */
   heartbeats: 'lnm_heartbeats',
   migrations: 'schema_migrations',

@@ -111,7 +111,7 @@ async function createCollection(db: Db, name: string): Promise<void> {
 export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
   // An applied migration never changes (its checksum is checked): a collection added
   // later gets its own migration, and 0001 keeps the list it was applied with.
-  const later: string[] = [COLL.migrations, COLL.imports];
+  const later: string[] = [COLL.migrations, COLL.imports, COLL.preflights];
   const collections = Object.values(COLL).filter((c) => !later.includes(c)).sort();
   const ttl: TtlSpec[] = [
     // Unpublished rows have publishedAt null: a TTL index only expires dates.
@@ -166,6 +166,15 @@ export function migrations(cfg: Pick<Config, 'retention'>): Migration[] {
       definition: { collections: [COLL.imports] },
       async up(db) {
         await createCollection(db, COLL.imports);
+        return [];
+      },
+    },
+    {
+      id: '0006_preflights',
+      description: 'backfill_preflights: one record per preflight (failing checks, the idempotency probe record and its hash) for the evidence bundle',
+      definition: { collections: [COLL.preflights] },
+      async up(db) {
+        await createCollection(db, COLL.preflights);
         return [];
       },
     },

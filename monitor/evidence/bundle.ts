@@ -4,7 +4,9 @@
  * arguments, bounds, hashes, counts, tool version and commit), the dry runs' reports when
  * the run was started on approved dry runs, the rejects files of the imports that fed its
  * corpus, run-log.jsonl (every entry of the run's log: transitions — throttle changes among
- * them — shard attempts with the process that did each, alerts, rollback records) and
+ * them — shard attempts with the process that did each, alerts, rollback records), the
+ * idempotency probe record of the last preflight before the run (its SHA-256 is the
+ * "log hash"), the freeze-window proof and the run's outbox counts in evidence.json, and
  * SHA256SUMS over all of it. `verifyFolder` (./sums.ts) re-checks a folder offline.
  */
 import { copyFile, writeFile } from 'node:fs/promises';
@@ -13,17 +15,23 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Db } from 'mongodb';
 import { canonicalJson } from '../../core/canonical-json.js';
+import { COLL } from '../../core/store/collections.js';
 import { importsUpTo, type ImportDoc } from '../../core/store/imports.js';
+import { outboxColl } from '../../core/store/outbox.js';
+import { preflightBefore } from '../../core/store/preflights.js';
 import { streamRunLog, type RunLogEntry } from '../../core/store/run-log.js';
 import { getRun, type RunDoc } from '../../core/store/runs.js';
 import type { ScanOptions } from '../../core/store/corpus-scan.js';
 import { shardTotals } from '../../core/store/shards.js';
 import type { ToolInfo } from '../../core/tool-info.js';
+import type { RunFreezeWindowCheck } from '../freeze-window.js';
 import { reportBytes, validateRun } from '../validate.js';
 import { dryRunReport, dryRunReportBytes } from './dry-run-report.js';
 import { EVIDENCE_FILE, folderSums, REPORT_FILE, sha256Hex, SUMS_FILE, sumsText } from './sums.js';
 
 export const RUN_LOG_FILE = 'run-log.jsonl';
+/** The idempotency probe's record as it was hashed: its SHA-256 is the probe's log hash. */
+export const PROBE_FILE = 'idempotency-probe.json';
 
 export interface EvidenceOptions {
   /** The folder to write (created; it must not hold files yet). */
@@ -33,6 +41,8 @@ export interface EvidenceOptions {
   commandLine: string[];
   /** The identity scan's order for the validation (`resolveScan`). */
   scan: ScanOptions;
+  /** The freeze-window proof of the run (it reads the event transport: the caller's). */
+  freezeWindow: RunFreezeWindowCheck;
 }
 
 export interface EvidenceResult {
@@ -94,6 +104,35 @@ async function writeRunLog(db: Db, runId: string, folder: string): Promise<{ ent
   return { entries: all.length, by: [...new Set(all.map((e) => e.by))].sort() };
 }
 
+/** The run's outbox rows (the downstream replays its freeze held back), by fate. */
+async function outboxCounts(db: Db, runId: string) {
+  const rows = outboxColl(db);
+  return {
+    rows: await rows.countDocuments({ run_id: runId }),
+    pending: await rows.countDocuments({ run_id: runId, pending: true }),
+    published_to_stream: await rows.countDocuments({ run_id: runId, published_to: 'stream' }),
+    published_to_blackhole: await rows.countDocuments({ run_id: runId, published_to: 'blackhole' }),
+    dead_lettered: await db.collection(COLL.deadLetters).countDocuments({ 'row.run_id': runId }),
+  };
+}
+
+/** The newest preflight before the run started, and its probe record as a file of the folder. */
+async function writePreflight(db: Db, run: RunDoc, folder: string) {
+  const p = await preflightBefore(db, run.started_at ?? run.created_at);
+  if (!p) return null;
+  if (p.probe) await writeFile(path.join(folder, PROBE_FILE), canonicalJson(p.probe.record));
+  return {
+    preflight_id: p._id,
+    at: p.at,
+    ok: p.ok,
+    failing_checks: p.failing_checks,
+    by: p.by,
+    idempotency_index_verified: p.probe?.ok ?? false,
+    probe_log_sha256: p.probe?.sha256 ?? null,
+    probe_file: p.probe ? PROBE_FILE : null,
+  };
+}
+
 export async function writeEvidence(db: Db, runId: string, opts: EvidenceOptions): Promise<EvidenceResult> {
   const { folder } = opts;
   const run = await getRun(db, runId);
@@ -103,6 +142,7 @@ export async function writeEvidence(db: Db, runId: string, opts: EvidenceOptions
   const dryRuns = await writeDryRuns(db, run, folder);
   const imports = await copyRejects(await importsUpTo(db, run.snapshot_bound), folder);
   const log = await writeRunLog(db, runId, folder);
+  const preflight = await writePreflight(db, run, folder);
   const corpus = run.snapshot?.corpus_sha256 ?? null;
   const evidence = {
     format: 'lnm-backfill-evidence/1',
@@ -132,6 +172,9 @@ export async function writeEvidence(db: Db, runId: string, opts: EvidenceOptions
     start_gate: run.start_gate ?? null,
     forced: run.forced ?? null,
     dry_runs: dryRuns,
+    preflight,
+    freeze_window: opts.freezeWindow,
+    outbox: await outboxCounts(db, runId),
     imports,
     run_log: { file: RUN_LOG_FILE, entries: log.entries, written_by: log.by },
     tool: opts.tool,

@@ -48,6 +48,7 @@ describe('approvals and the start gate', () => {
   it('refuses a start while ingest is not frozen, then without approvals', async () => {
     expect(dry.state).toBe('succeeded');
     expect((await refusal(gate())).code).toBe('ERR_START_NOT_FROZEN');
+    expect((await refusal(runInProcess(conns, { dryRun: false, batchSize: 100 }))).code).toBe('ERR_START_NOT_FROZEN');
     await freeze(conns, { by: 'devops', reason: 'backfill' });
     const err = await refusal(gate());
     expect(err.code).toBe('ERR_START_NOT_APPROVED');
@@ -88,6 +89,10 @@ describe('approvals and the start gate', () => {
     expect(err.code).toBe('ERR_START_NOT_APPROVED');
     expect(err.details).toMatchObject({ missing: ['storage', 'security'], stale: true });
     expect(err.message).toContain(`dry run ${dry._id} are stale`);
+    // The start itself (not only its gate) is refused.
+    const before = await conns.db.collection(COLL.supersedes).countDocuments({});
+    expect((await refusal(runInProcess(conns, { dryRun: false, batchSize: 100 }))).code).toBe('ERR_START_NOT_APPROVED');
+    expect(await conns.db.collection(COLL.supersedes).countDocuments({})).toBe(before);
   }, LONG);
 
   it('--force needs a reason; with one the refusals are overridden and recorded', async () => {

@@ -1,31 +1,37 @@
 /**
  * The evidence bundle of a real run started on an approved dry run (real MongoDB-wire
  * server): every file the runbook asks for, hashes that agree with the run, a run log with
- * the process behind each entry; `--verify` passes on the fresh bundle and fails, naming
- * the file, after any single byte of any of its files changes.
+ * the process behind each entry, the preflight's probe record, the freeze-window proof and
+ * the run's outbox counts; an event published during the freeze fails the proof;
+ * `--verify` passes on the fresh bundle and fails, naming the file, after any single byte
+ * of any of its files changes.
  */
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { importCorpus, verifyEvidence, writeEvidence, type EvidenceResult } from '../../api/index.js';
+import { importCorpus, validateRun, verifyEvidence, writeEvidence, type EvidenceResult } from '../../api/index.js';
 import type { Connections } from '../../core/connections.js';
 import type { RunDoc } from '../../core/store/runs.js';
 import { approve } from '../../producer/approvals.js';
-import { freeze } from '../../producer/freeze.js';
+import { freeze, replayOne } from '../../producer/freeze.js';
+import type { ProbeResult } from '../../producer/idempotency-probe.js';
+import { preflight } from '../../producer/preflight.js';
 import { lastJson, quietLog, runCli } from '../helpers/env.js';
-import { runInProcess, rustsecHead } from '../helpers/events.js';
+import { dropTransport, runInProcess, rustsecHead } from '../helpers/events.js';
 import { useResources } from '../helpers/resources.js';
 
 const LONG = 300_000;
 const res = useResources();
-const cfg = res.config('evidence');
+// A stream and subjects of its own: the freeze-window proof reads what the transport retained.
+const cfg = res.config('evidence', { LNM_NATS_STREAM: `EVIDENCE_${process.pid}`, LNM_EVENT_SUBJECT_PREFIX: `evidence_${process.pid}` });
 const scratch = mkdtempSync(path.join(tmpdir(), 'lnm-evidence-'));
 let conns: Connections;
 let dry: RunDoc;
 let real: RunDoc;
 let bundle: EvidenceResult;
 let imported: Awaited<ReturnType<typeof importCorpus>>;
+let probe: ProbeResult;
 
 function flipByte(file: string, at: number): void {
   const b = readFileSync(file);
@@ -42,6 +48,8 @@ describe('evidence bundle', () => {
     expect(Object.values(imported.rejected).reduce((a, b) => a + b, 0)).toBe(1);
     dry = await runInProcess(conns, { dryRun: true, batchSize: 40 });
     await freeze(conns, { by: 'devops', reason: 'evidence test' });
+    probe = (await preflight(conns, {}, quietLog)).probe!;
+    expect(probe.ok).toBe(true);
     await approve(conns, { dryRunId: dry._id, role: 'storage', by: 'Alice' }, quietLog);
     await approve(conns, { dryRunId: dry._id, role: 'security', by: 'Bob' }, quietLog);
     real = await runInProcess(conns, { dryRun: false, batchSize: 40 });
@@ -51,7 +59,7 @@ describe('evidence bundle', () => {
   it('writes report, evidence, run log, dry-run report, rejects and SHA256SUMS', async () => {
     bundle = await writeEvidence(real._id, { config: cfg, outDir: path.join(scratch, 'bundle'), commandLine: ['lnm-backfill', 'evidence', real._id] });
     const files = bundle.files.map((f) => f.file);
-    expect(files).toEqual(['dry-runs/' + dry._id + '.report.json', 'evidence.json', expect.stringMatching(/^rejects\/import-.*\.rejects\.jsonl$/), 'report.json', 'run-log.jsonl']);
+    expect(files).toEqual(['dry-runs/' + dry._id + '.report.json', 'evidence.json', 'idempotency-probe.json', expect.stringMatching(/^rejects\/import-.*\.rejects\.jsonl$/), 'report.json', 'run-log.jsonl']);
     const ev = JSON.parse(readFileSync(path.join(bundle.folder, 'evidence.json'), 'utf8'));
     expect(ev).toMatchObject({
       run_id: real._id,
@@ -78,7 +86,30 @@ describe('evidence bundle', () => {
     expect(log.filter((e) => e.kind === 'transition').map((e) => e.to)).toEqual(real.history.map((h) => h.to));
     const dryReport = JSON.parse(readFileSync(path.join(bundle.folder, 'dry-runs', `${dry._id}.report.json`), 'utf8'));
     expect(dryReport).toMatchObject({ kind: 'dry-run', corpus_sha256: dry.snapshot!.corpus_sha256, would_insert: { edges: real.counters!.edges_inserted } });
-    expect(await verifyEvidence(bundle.folder)).toMatchObject({ ok: true, problems: [], files_checked: 5 });
+    expect(await verifyEvidence(bundle.folder)).toMatchObject({ ok: true, problems: [], files_checked: 6 });
+  }, LONG);
+
+  it('carries the preflight probe (its file hashes to the log hash), the freeze-window proof and the outbox counts', async () => {
+    const ev = JSON.parse(readFileSync(path.join(bundle.folder, 'evidence.json'), 'utf8'));
+    expect(ev.preflight).toMatchObject({ ok: expect.any(Boolean), idempotency_index_verified: true, probe_log_sha256: probe.sha256, probe_file: 'idempotency-probe.json' });
+    expect(bundle.files.find((f) => f.file === 'idempotency-probe.json')?.sha256).toBe(probe.sha256);
+    expect(ev.freeze_window).toMatchObject({ status: 'passed', ok: true, window: { open: true, frozen_by: 'devops' } });
+    // Frozen and no publisher: every row of the run waits for the unfreeze.
+    const rows = await conns.db.collection('advisory_observation_events').countDocuments({ run_id: real._id });
+    expect(rows).toBeGreaterThan(0);
+    expect(ev.outbox).toEqual({ rows, pending: rows, published_to_stream: 0, published_to_blackhole: 0, dead_lettered: 0 });
+  }, LONG);
+
+  it('an event published during the run\'s freeze fails the freeze-window proof: validate exits 1 naming it', async () => {
+    const replay = await replayOne(conns);
+    const v = await validateRun(real._id, { config: cfg });
+    expect(v.report.ok).toBe(true);
+    expect(v.freeze_window).toMatchObject({ status: 'failed', ok: false });
+    expect(v.freeze_window.channels[0]).toMatchObject({ channel: 'observation', count: 1, sample: [replay.event_id] });
+    const cli = await runCli(cfg, ['validate', real._id, '--json']);
+    expect(cli.code).toBe(1);
+    expect(lastJson<{ ok: boolean; failing_checks: string[] }>(cli.stdout)).toMatchObject({ ok: false, failing_checks: ['freeze_window'] });
+    await dropTransport(cfg);
   }, LONG);
 
   it('verify fails after any single byte of any file changes, naming that file', async () => {

@@ -6,7 +6,7 @@
  * is a conflict.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, testConfig } from '../helpers/env.js';
+import { cleanup, runCli, testConfig } from '../helpers/env.js';
 import { Resources } from '../helpers/resources.js';
 import { loadConfig } from '../../core/config.js';
 import type { Connections } from '../../core/connections.js';
@@ -35,16 +35,19 @@ afterAll(async () => {
 
 describe('migrate', () => {
   it('an unmigrated database is refused with a message naming migrate', async () => {
-    expect((await migrationStatus(conns.db, cfg)).map((s) => s.state)).toEqual(['pending', 'pending', 'pending', 'pending', 'pending']);
+    expect((await migrationStatus(conns.db, cfg)).map((s) => s.state)).toEqual(['pending', 'pending', 'pending', 'pending', 'pending', 'pending']);
     const err = await refusal(assertMigrated(conns.db, cfg));
     expect(err.code).toBe('ERR_NOT_MIGRATED');
     expect(err.message).toContain('lnm-backfill migrate');
     expect(err.message).toContain('0001_collections');
+    const start = await runCli(cfg, ['start', '--dry-run', '--json']);
+    expect(start.code).toBe(1);
+    expect(start.stderr).toMatch(/ERR_NOT_MIGRATED: .*lnm-backfill migrate/);
   });
 
   it('creates every collection and index; TTL is recorded as unavailable where the server lacks it', async () => {
     const r = await applyMigrations(conns.db, cfg);
-    expect(r.applied).toEqual(['0001_collections', '0002_indexes', '0003_ttl', '0004_summary_index', '0005_imports']);
+    expect(r.applied).toEqual(['0001_collections', '0002_indexes', '0003_ttl', '0004_summary_index', '0005_imports', '0006_preflights']);
     expect(r.status.every((s) => s.state === 'applied')).toBe(true);
     const names = new Set((await conns.db.listCollections({}, { nameOnly: true }).toArray()).map((c) => c.name));
     for (const c of Object.values(COLL)) expect(names.has(c), c).toBe(true);
@@ -81,7 +84,7 @@ describe('migrate', () => {
 
   it('a new retention changes the TTL migration checksum', async () => {
     const longer = loadConfig({ ...process.env, LNM_DB: cfg.db, LNM_OUTBOX_TTL_DAYS: '90' });
-    expect((await migrationStatus(conns.db, longer)).map((s) => s.state)).toEqual(['applied', 'applied', 'changed', 'applied', 'applied']);
+    expect((await migrationStatus(conns.db, longer)).map((s) => s.state)).toEqual(['applied', 'applied', 'changed', 'applied', 'applied', 'applied']);
   });
 
   it('an index with a migration index name but other keys is a conflict, not silently kept', async () => {

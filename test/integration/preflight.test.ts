@@ -27,6 +27,7 @@ import { applyMigrations } from '../../core/store/migrations.js';
 import { freeze, unfreeze } from '../../producer/freeze.js';
 import { PROBE_TENANT } from '../../producer/idempotency-probe.js';
 import { importCorpus } from '../../producer/import.js';
+import { preflightBefore } from '../../core/store/preflights.js';
 import { preflight, type PreflightResult } from '../../producer/preflight.js';
 
 const LONG = 300_000;
@@ -105,6 +106,19 @@ describe('preflight', () => {
     expect(check(r, 'index:backfill_shards.shard_run').reason).toContain('wrong keys');
     await conns.db.collection(COLL.shards).dropIndex('shard_run');
     await ensureIndexes(conns.db);
+    expect((await preflight(conns, {}, quietLog)).ok).toBe(true);
+  }, LONG);
+
+  it('fails naming migrations when an applied migration\'s checksum changed; each run is recorded for the evidence', async () => {
+    const records = conns.db.collection<{ _id: string; checksum: string }>(COLL.migrations);
+    const original = (await records.findOne({ _id: '0002_indexes' }))!.checksum;
+    await records.updateOne({ _id: '0002_indexes' }, { $set: { checksum: 'f'.repeat(64) } });
+    const r = await preflight(conns, {}, quietLog);
+    expect(failed(r)).toEqual(['migrations']);
+    expect(check(r, 'migrations').reason).toMatch(/0002_indexes.*changed|changed.*0002_indexes/);
+    await records.updateOne({ _id: '0002_indexes' }, { $set: { checksum: original } });
+    const recorded = await preflightBefore(conns.db, new Date());
+    expect(recorded).toMatchObject({ ok: false, failing_checks: ['migrations'], probe: { ok: true, sha256: r.probe!.sha256 } });
     expect((await preflight(conns, {}, quietLog)).ok).toBe(true);
   }, LONG);
 

@@ -12,6 +12,7 @@ const RELEASED: Record<string, string> = {
   '0002_indexes': 'b3585abfc7e07b7d188741b2d77da8bc7054da890b8abe6abcb0c403e4bacf0d',
   '0004_summary_index': 'dab082396b73a39e69a6c572795c50440aab1d7fd13a6546194edd9653943335',
   '0005_imports': 'aa2d60a5520bf47107ad63162875d400790e199660e131274ea5836bf089a697',
+  '0006_preflights': '8de5899ac6f24a3e1cdd8b1870f4a929adf1f2de7bcf242e152b8ce72d5f941b',
 };
 
 describe('migrations', () => {

@@ -6,7 +6,7 @@ import { migrationChecksum, migrations } from '../../core/store/migrations.js';
 import { observationFor, observationIdFor } from '../../core/store/observations.js';
 import { backfillEventRows, eventIdFor, importEventRow, linksetSummary, replayCursor } from '../../core/store/outbox.js';
 import { supersedesForAdvisory, type AdvisoryGroup } from '../../core/supersedes.js';
-import { latestFreezeWindow } from '../../monitor/freeze-window.js';
+import { freezeWindowAt, latestFreezeWindow } from '../../monitor/freeze-window.js';
 import { indexCheck } from '../../producer/preflight.js';
 import { loadConfig } from '../../core/config.js';
 
@@ -117,6 +117,13 @@ describe('freeze windows from the flag history', () => {
   it('an open freeze ends now; no freeze gives null', () => {
     expect(latestFreezeWindow([e('2024-01-01T01:00:00Z', false)], now)).toMatchObject({ to: now, open: true, unfrozen_by: null });
     expect(latestFreezeWindow([e('2024-01-01T01:00:00Z', true)], now)).toBeNull();
+  });
+  it('the window a run started in: not the last one, none when the run started unfrozen', () => {
+    const history = [e('2024-01-01T01:00:00Z', false), e('2024-01-01T02:00:00Z', true), e('2024-01-01T03:00:00Z', false)];
+    expect(freezeWindowAt(history, new Date('2024-01-01T01:30:00Z'), now)).toMatchObject({ from: new Date('2024-01-01T01:00:00Z'), to: new Date('2024-01-01T02:00:00Z'), open: false });
+    expect(freezeWindowAt(history, new Date('2024-01-01T05:00:00Z'), now)).toMatchObject({ from: new Date('2024-01-01T03:00:00Z'), to: now, open: true });
+    expect(freezeWindowAt(history, new Date('2024-01-01T02:30:00Z'), now)).toBeNull();
+    expect(freezeWindowAt(history, new Date('2024-01-01T00:30:00Z'), now)).toBeNull();
   });
 });
 
