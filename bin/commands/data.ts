@@ -5,7 +5,7 @@ import type { Command } from '../cli/command.js';
 export const services: Command = {
   name: 'services',
   migrated: false,
-  summary: 'make Redis and a MongoDB-wire server available (reuse, else start on 127.0.0.1); down stops only what up started',
+  summary: 'make Redis, a MongoDB-wire server and NATS JetStream available (reuse, else start on 127.0.0.1); down stops only what up started',
   positionals: [{ name: 'action', description: 'up, down or status', choices: ['up', 'down', 'status'] }],
   options: {},
   async run(ctx) {
@@ -13,8 +13,12 @@ export const services: Command = {
     const action = ctx.args[0];
     if (action === 'down') return { exitCode: 0, result: await servicesDown(o) };
     const s = action === 'up' ? await servicesUp(o) : await servicesStatus(o);
-    const text = [`mongo ${s.mongo_url} (${s.mongo.source}${s.mongo.up ? '' : ', DOWN'})`, `redis ${s.redis_url} (${s.redis.source}${s.redis.up ? '' : ', DOWN'})`].join('\n');
-    return { exitCode: 0, result: action === 'up' ? { mongo_url: s.mongo_url, redis_url: s.redis_url } : s, text };
+    const text = [
+      `mongo ${s.mongo_url} (${s.mongo.source}${s.mongo.up ? '' : ', DOWN'})`,
+      `redis ${s.redis_url} (${s.redis.source}${s.redis.up ? '' : ', DOWN'})`,
+      `nats ${s.nats_url} (${s.nats.source}${s.nats.up ? '' : ', DOWN'})`,
+    ].join('\n');
+    return { exitCode: 0, result: action === 'up' ? { mongo_url: s.mongo_url, redis_url: s.redis_url, nats_url: s.nats_url } : s, text };
   },
 };
 
