@@ -1,7 +1,9 @@
 /**
  * The README's commands, exactly as written, from a fresh clone: `npm ci`, then every
  * line of the "Quick tour" block in order (against this test's own database and queue
- * prefix), each must exit 0. The README's command list must match the command table.
+ * prefix), each must exit 0. The README's command list must match the command table, and
+ * every other command line it shows (```sh blocks, `$ ` transcript lines) is spelled
+ * `./lnm-backfill …`, the form that works in a fresh clone (checked, not run).
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -43,6 +45,19 @@ async function sh(command: string, cwd: string, env: NodeJS.ProcessEnv = process
 describe('README', () => {
   it('lists every command of the command table with its usage', () => {
     for (const c of COMMANDS) expect(README, c.name).toContain(usageLine(c));
+  });
+
+  it('spells every command line that calls the CLI as ./lnm-backfill', () => {
+    // `lnm-backfill` as a command word (not ./lnm-backfill, lnm-backfill.log, lnm-backfill-monitor).
+    const bare = /(^|[\s;&|(])lnm-backfill(?![\w.-])/;
+    const calls = (cmd: string): boolean => /(^|[\s;&|(/])lnm-backfill(?![\w.-])/.test(cmd);
+    const sh = [...README.matchAll(/```sh\n([\s\S]*?)```/g)].flatMap((m) => (m[1] ?? '').split('\n'));
+    // A transcript line: `$ ` then optional VAR=value assignments, then the command.
+    const typed = README.split('\n').filter((l) => l.startsWith('$ ')).map((l) => l.slice(2).replace(/^(\w+=\S*\s+)*/, ''));
+    const commands = [...sh, ...typed].map((l) => l.replace(/\s#.*$/, '').trim()).filter(calls);
+    expect(commands.length).toBeGreaterThanOrEqual(30); // the quick tour, restore, the runbook transcript
+    const wrong = commands.filter((c) => !c.startsWith('./lnm-backfill ') || bare.test(c));
+    expect(wrong).toEqual([]);
   });
 
   it('a fresh clone with the working tree\'s changes installs with npm ci', async () => {
