@@ -8,8 +8,8 @@
 import { loadConfig } from '../core/config.js';
 import { createLogger, logFilePath, type Logger } from '../core/logger.js';
 import { errorSummary, exitCodeFor, UsageError } from '../core/errors.js';
-import { parseCommandArgs, usage, type CommandResult } from './cli/command.js';
-import { findCommand, globalUsage } from './cli/table.js';
+import type { CommandResult } from './cli/command.js';
+import { parseCommandLine } from './cli/table.js';
 import { requireMigrated } from '../api/index.js';
 
 function print(r: CommandResult, json: boolean): void {
@@ -27,21 +27,15 @@ function fail(err: unknown, log: Logger | undefined, logFile: string | undefined
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
-    process.stdout.write(`${globalUsage()}\n`);
-    return name === undefined ? 2 : 0;
-  }
-  const command = findCommand(name);
   let log: Logger | undefined;
   let logFile: string | undefined;
   try {
-    if (!command) throw new UsageError(`unknown command "${name}"`, globalUsage());
-    const { args, options } = parseCommandArgs(command, rest);
-    if (options.help) {
-      process.stdout.write(`${usage(command)}\n`);
-      return 0;
+    const line = parseCommandLine(argv);
+    if (line.kind !== 'run') {
+      process.stdout.write(`${line.text}\n`);
+      return line.kind === 'usage' ? line.exitCode : 0;
     }
+    const { command, args, options } = line;
     const cfg = loadConfig();
     const tty = process.stderr.isTTY === true;
     logFile = tty && options.verbose !== true ? logFilePath(cfg) : undefined;
