@@ -5,11 +5,11 @@
  * observation event and reads it back from the transport within a timeout.
  */
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Db } from 'mongodb';
 import type { Connections } from '../core/connections.js';
 import { openTransport } from '../core/events/open.js';
+import { operatorName } from '../core/operator.js';
 import { errorSummary, LnmError } from '../core/errors.js';
 import { COLL } from '../core/store/collections.js';
 import { FLAGS, setFlag, type FlagDoc, type PublisherMode } from '../core/store/flags.js';
@@ -37,15 +37,6 @@ export type ReplayResult =
 
 export interface UnfreezeResult extends FlagsResult {
   replay: ReplayResult | null;
-}
-
-export function operatorName(by?: string): string {
-  if (by?.trim()) return by.trim();
-  try {
-    return os.userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }
 
 function requireReason(reason: string, command: string): string {

@@ -3,7 +3,7 @@ import { openSync } from 'node:fs';
 import { getRunStatus, startBackfill, takeSnapshot, validateRun, waitForRun, type RunStatus } from '../../api/index.js';
 import { UsageError } from '../../core/errors.js';
 import { parseTenantOption } from '../../core/tenant.js';
-import { operatorName } from '../../producer/freeze.js';
+import { operatorName } from '../../core/operator.js';
 import { usage, type Command, type CommandContext } from '../cli/command.js';
 import { LiveStatusView, ProgressView, progressLine } from '../progress.js';
 
