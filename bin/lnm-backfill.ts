@@ -8,7 +8,7 @@
 import { loadConfig } from '../core/config.js';
 import { createLogger, logFilePath, type Logger } from '../core/logger.js';
 import { errorSummary, exitCodeFor, UsageError } from '../core/errors.js';
-import type { CommandResult } from './cli/command.js';
+import { flagOf, type CommandResult } from './cli/command.js';
 import { parseCommandLine } from './cli/table.js';
 import { requireMigrated } from '../api/index.js';
 
@@ -40,8 +40,8 @@ async function main(argv: string[]): Promise<number> {
     const tty = process.stderr.isTTY === true;
     logFile = tty && options.verbose !== true ? logFilePath(cfg) : undefined;
     log = createLogger(cfg, {}, logFile);
-    const migrated = typeof command.migrated === 'function' ? command.migrated(options) : command.migrated ?? true;
-    if (migrated) await requireMigrated({ config: cfg, log });
+    if (flagOf(command.migrated, options, true)) await requireMigrated({ config: cfg, log });
+    if (logFile && flagOf(command.longRunning, options, false)) process.stderr.write(`logs: ${logFile}\n`);
     const result = await command.run({ cfg, log, args, options, argv: ['lnm-backfill', ...argv], tty, logFile });
     print(result, options.json === true);
     return result.exitCode;

@@ -62,7 +62,17 @@ export interface Command {
    * function decides from the parsed options (e.g. `seed --out` touches no database).
    */
   migrated?: boolean | ((options: OptionValues) => boolean);
+  /**
+   * Whether the command keeps running (a role, a followed run, a live view; default false);
+   * on a terminal such a command prints where its JSON logs go once, as it starts.
+   */
+  longRunning?: boolean | ((options: OptionValues) => boolean);
   run(ctx: CommandContext): Promise<CommandResult>;
+}
+
+/** A command's flag that may depend on its parsed options (`migrated`, `longRunning`). */
+export function flagOf(flag: boolean | ((options: OptionValues) => boolean) | undefined, options: OptionValues, fallback: boolean): boolean {
+  return typeof flag === 'function' ? flag(options) : flag ?? fallback;
 }
 
 /** Options every command accepts. */

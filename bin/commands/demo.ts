@@ -50,6 +50,7 @@ async function runOnce(ctx: CommandContext, cfg: Config, dryRun: boolean): Promi
 export const demo: Command = {
   name: 'demo',
   migrated: false,
+  longRunning: true,
   summary: 'services, bundled rustsec + seeded documents, dry run, real run, validation, summary',
   positionals: [],
   options: { docs: { type: 'integer', value: 'N', min: 0, description: `synthetic documents to seed besides rustsec (default ${SYNTHETIC_DOCS})` } },

@@ -103,6 +103,7 @@ export const approve: Command = {
 
 export const publisher: Command = {
   name: 'publisher',
+  longRunning: true,
   summary: 'the outbox publisher: publishes observation events on NATS JetStream or Redis Streams; honours the freeze',
   positionals: [],
   options: {},

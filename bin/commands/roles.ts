@@ -21,6 +21,7 @@ export function untilStopped(ctx: CommandContext): Promise<string> {
 
 export const worker: Command = {
   name: 'worker',
+  longRunning: true,
   summary: 'process shard and rollback jobs (run any number, on any host)',
   positionals: [],
   options: { concurrency: { type: 'integer', value: 'N', description: 'shards in flight in this process (default LNM_WORKER_CONCURRENCY)' } },
@@ -36,6 +37,7 @@ export const worker: Command = {
 
 export const monitor: Command = {
   name: 'monitor',
+  longRunning: true,
   summary: 'stop-on-error, thresholds, throttling, alerts, finalization (one acts per deployment); Bull Board, /metrics and the run and advisory APIs over HTTP',
   positionals: [],
   options: {

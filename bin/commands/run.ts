@@ -33,6 +33,7 @@ function summaryText(s: RunStatus): string {
 
 export const start: Command = {
   name: 'start',
+  longRunning: (o) => o.wait === true,
   summary: 'record a run, plan its shards and enqueue them; with --wait follow it to the end',
   positionals: [],
   options: {
@@ -90,6 +91,7 @@ export const start: Command = {
 
 export const status: Command = {
   name: 'status',
+  longRunning: (o) => o.once !== true && o.json !== true, // the live view (on a terminal)
   summary: 'progress, rate, ETA and counts of a run',
   positionals: [{ name: 'run', description: 'run id (run-YYYYMMDDTHHMMSSZ-xxxxxx), or latest' }],
   options: {

@@ -1,6 +1,7 @@
 /**
  * The demo on a terminal (under a pseudo-terminal, `script`): a person sees the steps,
- * the progress bar and the summary — no JSON log line; the JSON logs are in the log file.
+ * the progress bar and the summary — no JSON log line; the JSON logs are in the log file,
+ * whose path is printed once, first.
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,7 +19,7 @@ const demoCfg = { ...cfg, db: `${cfg.db}_demo`, queuePrefix: `${cfg.queuePrefix}
 res.configs.push({ cfg: demoCfg, home: cfg.homeDir });
 
 describe('demo on a terminal', () => {
-  it('shows progress and a readable summary, and writes JSON logs only to the log file', async () => {
+  it('shows progress and a readable summary, and writes JSON logs only to the log file (its path printed once)', async () => {
     const child = spawn('script', ['-qec', `"${process.execPath}" "${CLI}" demo --docs=400`, '/dev/null'], { env: { ...childEnv(cfg), LNM_LOG_LEVEL: 'info' } });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -31,6 +32,8 @@ describe('demo on a terminal', () => {
     expect(out).toContain('rustsec: 1807/1807 edges, oracle digest matches');
     expect(out).not.toContain('{"level"');
     const log = logFilePath(cfg);
+    expect(out.split(`logs: ${log}`).length - 1, out.slice(0, 2000)).toBe(1); // the path, once
+    expect(out.indexOf(`logs: ${log}`)).toBeLessThan(out.indexOf('demo: making Redis and MongoDB available'));
     expect(existsSync(log)).toBe(true);
     expect(readFileSync(log, 'utf8')).toContain('"msg":"shard done"');
   }, 900_000);
