@@ -13,7 +13,7 @@ import type { Db } from 'mongodb';
 import { canonicalJson } from '../core/canonical-json.js';
 import { COLL } from '../core/store/collections.js';
 import { getRun } from '../core/store/runs.js';
-import { shardTotals } from '../core/store/shards.js';
+import { shardTotals, streamShardOutcomes } from '../core/store/shards.js';
 import { edgeLine, orderedRevisions, rawIdKey, supersedesForAdvisory } from '../core/supersedes.js';
 import { advisoryGroups, identityRows, type ScanOptions } from '../core/store/corpus-scan.js';
 import { BundleHash } from '../core/store/corpus-hash.js';
@@ -22,6 +22,7 @@ import { compareEdgeLines } from './edge-compare.js';
 import { SAMPLE_MAX as SAMPLE, type Check } from './report/check.js';
 import { ChainChecker } from './report/chains.js';
 import { hitRate, runChecks } from './report/run-checks.js';
+import { ShardSampler, type ShardSampleLists } from './report/shard-samples.js';
 import { expectedTombstone, latestRevision, tombstoneCheck } from './report/tombstones.js';
 
 
@@ -55,10 +56,29 @@ export function reportBytes(report: ValidationReport): string {
   return `${canonicalJson(report, 2)}\n`;
 }
 
+/**
+ * The samples of the count checks (violations, errors, shards not done), read from the
+ * run's shard documents through a cursor in shard order; it stops once every list is full.
+ */
+export async function collectShardSamples(db: Db, runId: string): Promise<ShardSampleLists> {
+  const sampler = new ShardSampler(runId);
+  const cursor = streamShardOutcomes(db, runId);
+  try {
+    for await (const s of cursor) {
+      sampler.add(s);
+      if (sampler.full) break;
+    }
+  } finally {
+    await cursor.close();
+  }
+  return sampler.lists;
+}
+
 /** Validate a run; `scan` is the identity scan's order and temp-file options (`resolveScan`). */
 export async function validateRun(db: Db, runId: string, scan: ScanOptions): Promise<ValidationResult> {
   const run = await getRun(db, runId);
   const totals = await shardTotals(db, runId);
+  const samples = await collectShardSamples(db, runId);
   const sortOpts = { compare: compareUtf16, runRecords: scan.sortRunRows, ...(scan.sortDir ? { tmpDir: scan.sortDir } : {}) };
   const expected = new ExternalSorter<string>(sortOpts);
   const present = new ExternalSorter<string>(sortOpts);
@@ -112,6 +132,7 @@ export async function validateRun(db: Db, runId: string, scan: ScanOptions): Pro
         counts: totals.counts,
         shards: { planned: run.shards_total, done: totals.done, failed: totals.failed },
         other_run_edges: otherRunEdges,
+        samples,
       }),
       ...chains.checks(),
       tombstones,

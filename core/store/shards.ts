@@ -148,6 +148,17 @@ export async function markShardFailed(db: Db, id: string, err: unknown, progress
   await progress.record(shard.run_id, id, 'failed', shard.docs, counts);
 }
 
+/**
+ * A run's shards in shard-number order (the `shard_run` index), as a cursor: what the
+ * report's samples need of each (state, counts, violation sample, error), never a list.
+ */
+export function streamShardOutcomes(db: Db, runId: string) {
+  return shardsColl(db)
+    .find({ run_id: runId }, { projection: { _id: 0, shard: 1, state: 1, counts: 1, violation_sample: 1, error: 1 } })
+    .sort({ shard: 1 })
+    .batchSize(500);
+}
+
 /** Exact totals over a run's shards (O(shards): when a run settles or is validated, not per tick). */
 export async function shardTotals(db: Db, runId: string): Promise<{ done: number; failed: number; pending: number; counts: ShardCounts }> {
   const t = { done: 0, failed: 0, pending: 0, counts: emptyCounts() };

@@ -25,7 +25,7 @@ import type { ScanOptions } from '../../core/store/corpus-scan.js';
 import { shardTotals } from '../../core/store/shards.js';
 import type { ToolInfo } from '../../core/tool-info.js';
 import type { RunFreezeWindowCheck } from '../freeze-window.js';
-import { reportBytes, validateRun } from '../validate.js';
+import { collectShardSamples, reportBytes, validateRun } from '../validate.js';
 import { dryRunReport, dryRunReportBytes } from './dry-run-report.js';
 import { EVIDENCE_FILE, folderSums, REPORT_FILE, sha256Hex, SUMS_FILE, sumsText } from './sums.js';
 
@@ -71,7 +71,8 @@ async function writeDryRuns(db: Db, run: RunDoc, folder: string) {
   const out = [];
   for (const [id, approvals] of approvedDryRuns(run)) {
     const dry = await getRun(db, id);
-    const bytes = dryRunReportBytes(dryRunReport(dry, await shardTotals(db, id)));
+    const samples = await collectShardSamples(db, id);
+    const bytes = dryRunReportBytes(dryRunReport(dry, await shardTotals(db, id), samples.violations));
     const file = `dry-runs/${id}.report.json`;
     mkdirSync(path.join(folder, 'dry-runs'), { recursive: true });
     await writeFile(path.join(folder, file), bytes);

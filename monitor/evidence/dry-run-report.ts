@@ -3,11 +3,14 @@
  * (arguments and corpus bundle hash) and the counts a real run would write, from the dry
  * run's settled record alone. Like report.json it has canonical key order and neither a
  * run id nor a wall-clock value, so it can be rebuilt any time later with the same SHA-256
- * (a fresh validation could not: the real run has since written the edges).
+ * (a fresh validation could not: the real run has since written the edges). It says which
+ * violations the dry run found and why: their count by reason and up to SAMPLE_MAX of them
+ * (`shard N: <reason> <_id>`, in shard order, from the shards' recorded samples).
  */
 import { canonicalJson } from '../../core/canonical-json.js';
 import type { RunDoc } from '../../core/store/runs.js';
 import type { ShardCounts } from '../../core/store/shards.js';
+import { SAMPLE_MAX } from '../report/check.js';
 
 export interface DryRunReport {
   kind: 'dry-run';
@@ -19,11 +22,14 @@ export interface DryRunReport {
   would_insert: { edges: number; tombstones: number };
   idempotency: { hits: number; attempts: number };
   violations: number;
+  violations_by_reason: { content_differs: number; newer_raw_id_collision: number; older_raw_id_collision: number; unique_index_collision: number };
+  violation_sample: string[];
   errors: number;
   state: RunDoc['state'];
 }
 
-export function dryRunReport(run: RunDoc, totals: { done: number; failed: number; counts: ShardCounts }): DryRunReport {
+/** `violationSample`: the dry run's violations as the validation report lists them (`collectShardSamples`). */
+export function dryRunReport(run: RunDoc, totals: { done: number; failed: number; counts: ShardCounts }, violationSample: readonly string[]): DryRunReport {
   const c = run.counters ?? totals.counts;
   return {
     kind: 'dry-run',
@@ -35,6 +41,14 @@ export function dryRunReport(run: RunDoc, totals: { done: number; failed: number
     would_insert: { edges: c.edges_inserted, tombstones: c.tombstones_inserted },
     idempotency: { hits: c.idempotent_hits, attempts: c.write_attempts },
     violations: c.violations,
+    // `?? 0`: counters settled before the counts by reason existed lack them.
+    violations_by_reason: {
+      content_differs: c.violations_content_differs ?? 0,
+      newer_raw_id_collision: c.violations_newer_raw_id_collision ?? 0,
+      older_raw_id_collision: c.violations_older_raw_id_collision ?? 0,
+      unique_index_collision: c.violations_unique_index_collision ?? 0,
+    },
+    violation_sample: violationSample.slice(0, SAMPLE_MAX),
     errors: c.errors,
     state: run.state,
   };

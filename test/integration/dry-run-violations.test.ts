@@ -5,17 +5,24 @@
  * the late revision X2 between a stored edge X1→X3 — next to idempotency hits and inserts.
  * Counts by reason are equal (dry-run.test.ts shows a dry run writes nothing). The writer's replay of its
  * own batch (an edge it would insert takes its keys for the next ones) is checked on a
- * collection of its own.
+ * collection of its own. The real run's validation report lists each violation with its
+ * `_id` and reason, and the dry run's report (the one the evidence bundle carries) lists
+ * the same ones.
  */
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { validateRun } from '../../api/index.js';
 import { cliJson } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
 import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import type { RunJson } from '../helpers/oracle.js';
 import { COLL, INDEXES } from '../../core/store/collections.js';
+import { getRun } from '../../core/store/runs.js';
+import { shardTotals } from '../../core/store/shards.js';
+import { dryRunReport } from '../../monitor/evidence/dry-run-report.js';
+import { collectShardSamples } from '../../monitor/validate.js';
 import { supersedesForAdvisory, type Revision } from '../../core/supersedes.js';
 import { rawIdFor } from '../../producer/import.js';
 import { IdempotentWriter, type TenantDoc } from '../../workers/idempotent-write.js';
@@ -84,6 +91,26 @@ describe('dry run == real run on a state with every kind of violation', () => {
       violations: 4,
       violations_by_reason: { content_differs: 2, newer_raw_id_collision: 1, older_raw_id_collision: 1, unique_index_collision: 0 },
     });
+
+    // Which violations and why: the real run's report names each by reason and _id.
+    const full = chain('A', [0, 1, 2]);
+    const why = [
+      `content_differs ${b._id}`, // B1→B2 under the _id of the stored edge to another revision
+      `content_differs ${late.tombstones[0]!._id}`, // A1's tombstone, superseded by A3 in the store
+      `older_raw_id_collision ${full.edges[0]!._id}`, // A1→A2: A1 already has the successor A3
+      `newer_raw_id_collision ${full.edges[1]!._id}`, // A2→A3: A3 already has the predecessor A1
+    ];
+    const { report } = await validateRun(real.run_id, { config: cfg });
+    const v = report.checks.find((c) => c.name === 'idempotency_violations')!;
+    expect(v).toMatchObject({ ok: false, counts: { violations: 4 } });
+    expect(v.samples.map((x) => x.replace(/^shard \d+: /, '')).sort()).toEqual([...why].sort());
+    expect(JSON.stringify(report)).not.toContain(real.run_id);
+    // The dry run's report: the same counts by reason and the same violations.
+    const c2 = await res.open(cfg);
+    const dryReport = dryRunReport(await getRun(c2.db, dry.run_id), await shardTotals(c2.db, dry.run_id), (await collectShardSamples(c2.db, dry.run_id)).violations);
+    await res.close(c2);
+    expect(dryReport).toMatchObject({ violations: 4, violations_by_reason: real.violations_by_reason });
+    expect(dryReport.violation_sample).toEqual(v.samples);
   }, LONG);
 
   it('replays its own batch: a second edge from the same older revision collides with the first one', async () => {

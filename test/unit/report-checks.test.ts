@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Sampled, SAMPLE_MAX } from '../../monitor/report/check.js';
 import { ChainChecker } from '../../monitor/report/chains.js';
 import { runChecks } from '../../monitor/report/run-checks.js';
+import { ShardSampler } from '../../monitor/report/shard-samples.js';
 import { expectedTombstone, latestRevision, tombstoneCheck } from '../../monitor/report/tombstones.js';
 import { emptyCounts } from '../../core/store/shards.js';
 import { compareUtf16 } from '../../core/external-sort.js';
@@ -87,5 +88,42 @@ describe('count checks', () => {
     const r = named({ observations: { before: 10, after: 9 }, shards: { planned: 3, done: 2, failed: 1 }, other_run_edges: 0, counts: { ...emptyCounts(), violations: 2, violations_content_differs: 2, errors: 1 } });
     expect(Object.values(r).filter((c) => !c.ok).map((c) => c.name)).toEqual(['observation_count', 'idempotency_violations', 'errors', 'shards']);
     expect(r.idempotency_violations!.counts).toMatchObject({ violations: 2, content_differs: 2 });
+  });
+
+  it('a failing violations, errors or shards check carries its samples; a passing one none', () => {
+    const samples = { violations: ['shard 1: content_differs e1'], errors: ['shard 2: ERR_X: boom'], shards: ['failed: shard 2 (ERR_X)'] };
+    const bad = named({ ...base, shards: { planned: 2, done: 1, failed: 1 }, samples, counts: { ...emptyCounts(), violations: 1, errors: 1 } });
+    expect([bad.idempotency_violations!.samples, bad.errors!.samples, bad.shards!.samples]).toEqual([samples.violations, samples.errors, samples.shards]);
+    const good = named({ ...base, samples, counts: emptyCounts() });
+    expect([good.idempotency_violations!.samples, good.errors!.samples, good.shards!.samples]).toEqual([[], [], []]);
+  });
+});
+
+describe('samples from the shard documents', () => {
+  const RUN = 'run-20260101T000000Z-abcd';
+  const violation = (id: string, reason = 'content_differs') => ({ _id: id, reason });
+
+  it('violations by shard (fed in shard order), sorted within a shard, with _id and reason; capped at 20', () => {
+    const s = new ShardSampler(RUN);
+    s.add({ shard: 0, state: 'done', violation_sample: [violation('e9', 'older_raw_id_collision'), violation('e2')] });
+    s.add({ shard: 1, state: 'done', violation_sample: Array.from({ length: 25 }, (_, i) => violation(`x${String(i).padStart(2, '0')}`)) });
+    expect(s.lists.violations.slice(0, 3)).toEqual(['shard 0: content_differs e2', 'shard 0: older_raw_id_collision e9', 'shard 1: content_differs x00']);
+    expect(s.lists.violations).toHaveLength(SAMPLE_MAX);
+    expect(s.lists.violations.at(-1)).toBe('shard 1: content_differs x17');
+  });
+
+  it('errors of the shards that counted one, and every shard not done, without the run id', () => {
+    const s = new ShardSampler(RUN);
+    const error = { code: 'ERR_PAYLOAD', path: `backfill_manifests/${RUN}-s000003`, message: `shard ${RUN}-s000003 broken` };
+    s.add({ shard: 2, state: 'done', counts: { errors: 0 } });
+    s.add({ shard: 3, state: 'failed', counts: { errors: 1 }, error });
+    s.add({ shard: 4, state: 'pending' });
+    expect(s.lists.errors).toEqual(['shard 3: ERR_PAYLOAD at backfill_manifests/<run>-s000003: shard <run>-s000003 broken']);
+    expect(s.lists.shards).toEqual(['failed: shard 3 (ERR_PAYLOAD)', 'pending: shard 4']);
+    expect(JSON.stringify(s.lists)).not.toContain(RUN);
+    expect(s.full).toBe(false);
+    for (let i = 5; i < 30; i++) s.add({ shard: i, state: 'failed', counts: { errors: 1 }, error, violation_sample: [violation(`v${i}`)] });
+    expect(s.full).toBe(true);
+    expect([s.lists.errors.length, s.lists.shards.length, s.lists.violations.length]).toEqual([SAMPLE_MAX, SAMPLE_MAX, SAMPLE_MAX]);
   });
 });
