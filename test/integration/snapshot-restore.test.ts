@@ -10,13 +10,13 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { BSON, Double, Int32, Long, type Db } from 'mongodb';
+import { Double, Int32, Long } from 'mongodb';
 import { cliJson, runCli } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
+import { scopeState as state } from '../helpers/scope-state.js';
 import { FAST_MONITOR_ENV } from '../helpers/monitor.js';
 import type { RunJson } from '../helpers/oracle.js';
 import { COLL } from '../../core/store/collections.js';
-import { edgeDigest, edgeLine } from '../../core/supersedes.js';
 import { cancelRun, restoreSnapshot, seedCorpus, type RestoreResult, type SnapshotResult } from '../../api/index.js';
 import type { TenantDoc } from '../../workers/idempotent-write.js';
 
@@ -25,29 +25,6 @@ const cfg = res.config('snapshot_restore', FAST_MONITOR_ENV);
 const api = { config: cfg };
 const LONG = 300_000;
 const FORCE = ['--force', '--reason=test'];
-
-interface ScopeState {
-  edges: number;
-  tombstones: number;
-  edge_digest: string;
-  /** sha256 over every document of both collections (canonical EJSON, sorted by _id). */
-  documents: string;
-}
-
-async function state(db: Db, tenant: string): Promise<ScopeState> {
-  const h = createHash('sha256');
-  const out = { edges: 0, tombstones: 0 };
-  const lines: string[] = [];
-  for (const [coll, key] of [[COLL.supersedes, 'edges'], [COLL.tombstones, 'tombstones']] as const) {
-    const docs = await db.collection(coll).find({ tenant }).toArray();
-    out[key] = docs.length;
-    for (const d of docs.map((x) => BSON.EJSON.stringify(x, { relaxed: false })).sort()) h.update(`${coll}\t${d}\n`);
-    if (coll === COLL.supersedes) {
-      for (const e of docs) lines.push(edgeLine({ tenant: e.tenant, vendor: e.vendor, upstream_id: e.upstream_id, older_hash: e.older.content_hash, newer_hash: e.newer.content_hash }));
-    }
-  }
-  return { ...out, edge_digest: edgeDigest(lines), documents: h.digest('hex') };
-}
 
 describe('snapshot and restore', () => {
   it('restores the exact edges and tombstones after changes; refuses a modified file', async () => {
