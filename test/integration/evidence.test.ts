@@ -1,14 +1,17 @@
 /**
  * The evidence bundle of a real run started on an approved dry run (real MongoDB-wire
- * server): every file the runbook asks for, hashes that agree with the run, a run log with
- * the process behind each entry, the preflight's probe record, the freeze-window proof and
- * the run's outbox counts; an event published during the freeze fails the proof;
+ * server): every file the runbook asks for, hashes that agree with the run (start and end
+ * times, the tool's git commit of this checkout), a run log with the process behind each
+ * entry (the in-process run raises no alert, so none is asserted), the preflight's probe
+ * record, the freeze-window proof and the run's outbox counts; an event published during the freeze fails the proof;
  * `--verify` passes on the fresh bundle and fails, naming the file, after any single byte
  * of any of its files changes.
  */
+import { execFileSync } from 'node:child_process';
 import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { importCorpus, validateRun, verifyEvidence, writeEvidence, type EvidenceResult } from '../../api/index.js';
 import type { Connections } from '../../core/connections.js';
@@ -32,6 +35,15 @@ let real: RunDoc;
 let bundle: EvidenceResult;
 let imported: Awaited<ReturnType<typeof importCorpus>>;
 let probe: ProbeResult;
+
+/** The commit of the checkout the tests run from (a worktree too), null outside one. */
+function checkoutCommit(): string | null {
+  try {
+    return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: fileURLToPath(new URL('../..', import.meta.url)), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
 
 function flipByte(file: string, at: number): void {
   const b = readFileSync(file);
@@ -75,6 +87,14 @@ describe('evidence bundle', () => {
       tool: { name: 'lnm-backfill', version: expect.stringMatching(/^\d+\.\d+\.\d+/) },
       evidence: { command_line: ['lnm-backfill', 'evidence', real._id] },
     });
+    const iso = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
+    expect(ev.started_at).toMatch(iso);
+    expect(ev.finished_at).toMatch(iso);
+    expect([ev.started_at, ev.finished_at]).toEqual([real.started_at!.toISOString(), real.finished_at!.toISOString()]);
+    expect(ev.started_at <= ev.finished_at).toBe(true);
+    const commit = checkoutCommit();
+    expect(ev.tool.git_commit).toBe(commit);
+    if (commit !== null) expect(commit).toMatch(/^[0-9a-f]{40}$/);
     expect(ev.report_sha256).toBe(real.report!.sha256); // nothing changed since the run's own validation
     expect(ev.dry_runs).toEqual([expect.objectContaining({ run_id: dry._id, approvals: [expect.objectContaining({ role: 'storage', by: 'Alice' }), expect.objectContaining({ role: 'security', by: 'Bob' })] })]);
     expect(ev.imports).toHaveLength(1);
@@ -86,6 +106,7 @@ describe('evidence bundle', () => {
     expect(log.filter((e) => e.kind === 'transition').map((e) => e.to)).toEqual(real.history.map((h) => h.to));
     const dryReport = JSON.parse(readFileSync(path.join(bundle.folder, 'dry-runs', `${dry._id}.report.json`), 'utf8'));
     expect(dryReport).toMatchObject({ kind: 'dry-run', corpus_sha256: dry.snapshot!.corpus_sha256, would_insert: { edges: real.counters!.edges_inserted } });
+    expect(dryReport).toMatchObject({ violations: 0, violations_by_reason: { content_differs: 0, newer_raw_id_collision: 0, older_raw_id_collision: 0, unique_index_collision: 0 }, violation_sample: [] });
     expect(await verifyEvidence(bundle.folder)).toMatchObject({ ok: true, problems: [], files_checked: 6 });
   }, LONG);
 
