@@ -2,12 +2,14 @@
  * `kit hashes` (real MongoDB-wire server): the same corpus imported in two advisory orders
  * into two databases gives the same advisory_raw hash and the same planned-bundle hash (and
  * the same kit file bytes); one changed raw document changes the raw hash; `preflight --kit`
- * accepts the file the CLI wrote; a tenant scope hashes that tenant only.
+ * accepts the file the CLI wrote; a tenant scope hashes that tenant only: on a two-tenant
+ * corpus `--tenant` counts that tenant's raw documents, hashes differently from the
+ * all-tenant kit and does not move when a document of the other tenant changes.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { preflight, writeKitHashes } from '../../api/index.js';
+import { preflight, seedCorpus, writeKitHashes } from '../../api/index.js';
 import type { Connections } from '../../core/connections.js';
 import { COLL } from '../../core/store/collections.js';
 import { importCorpus } from '../../producer/import.js';
@@ -21,6 +23,7 @@ const LONG = 300_000;
 const res = useResources();
 const cfgA = res.config('kit_a');
 const cfgB = res.config('kit_b');
+const cfgT = res.config('kit_tenants');
 let a: Connections;
 let b: Connections;
 
@@ -57,6 +60,31 @@ describe('kit hashes', () => {
     expect(after.kit.advisory_raw.documents).toBe(before.kit.advisory_raw.documents);
     // The planned bundle is the run's snapshot: it does not follow the corpus.
     expect(after.kit.backfill_bundle!.sha256).toBe(before.kit.backfill_bundle!.sha256);
+  }, LONG);
+
+  it('--tenant hashes that tenant only, on a two-tenant corpus', async () => {
+    const seed = await seedCorpus({ config: cfgT, docs: 200, seed: 7, tenants: 2 });
+    expect(seed.import?.accepted).toBe(200);
+    const t = await res.open(cfgT);
+    const raw = t.db.collection(COLL.raw);
+    const mine = await raw.countDocuments({ tenant: 'tenant-1' });
+    expect(mine).toBeGreaterThan(0);
+    expect(mine).toBeLessThan(200);
+    const kit = async (tenant: string | null) => (await writeKitHashes({ config: cfgT, tenant, outDir: path.join(cfgT.homeDir, `kit-${tenant ?? 'all'}`) })).kit;
+    const cli = await runCli(cfgT, ['kit', 'hashes', '--tenant', 'tenant-1', '--out', path.join(cfgT.homeDir, 'kit-cli'), '--json']);
+    expect(cli.code, cli.stderr).toBe(0);
+    const one = lastJson<{ kit: Awaited<ReturnType<typeof kit>> }>(cli.stdout).kit;
+    const all = await kit(null);
+    expect(one).toMatchObject({ tenant: 'tenant-1', advisory_raw: { documents: mine } });
+    expect(all.advisory_raw.documents).toBe(200);
+    expect(one.advisory_raw_sha256).not.toBe(all.advisory_raw_sha256);
+    expect((await kit('tenant-1')).advisory_raw_sha256).toBe(one.advisory_raw_sha256);
+    // A document of the other tenant changes: the all-tenant hash moves, tenant-1's does not.
+    const other = await raw.findOne({ tenant: 'tenant-2' }, { sort: { _id: 1 } });
+    await raw.updateOne({ _id: other!._id }, { $set: { 'upstream.content_hash': `sha256:${'1'.repeat(64)}` } });
+    expect((await kit(null)).advisory_raw_sha256).not.toBe(all.advisory_raw_sha256);
+    expect(await kit('tenant-1')).toEqual(one);
+    await res.close(t);
   }, LONG);
 
   it('the CLI writes a kit file that preflight --kit accepts; a tenant scope hashes that tenant only', async () => {
