@@ -1,13 +1,14 @@
 /**
  * The evidence bundle of a run (DESIGN §5, the runbook's evidence step), written into one
  * folder: report.json (validation now), evidence.json (the run's exact command line and
- * arguments, bounds, hashes, counts, tool version and commit), the dry runs' reports when
- * the run was started on approved dry runs, the rejects files of the imports that fed its
- * corpus, run-log.jsonl (every entry of the run's log: transitions — throttle changes among
- * them — shard attempts with the process that did each, alerts, rollback records), the
- * idempotency probe record of the last preflight before the run (its SHA-256 is the
- * "log hash"), the freeze-window proof and the run's outbox counts in evidence.json, and
- * SHA256SUMS over all of it. `verifyFolder` (./sums.ts) re-checks a folder offline.
+ * arguments, bounds, hashes, counts, tool version and commit), the reports of the dry runs
+ * whose approvals started the run (or, for a forced run, of the dry run of the same plan it
+ * followed), the rejects files of the imports that fed its corpus, run-log.jsonl (every
+ * entry of the run's log: transitions — throttle changes among them — shard attempts with
+ * the process that did each, alerts, rollback records), the idempotency probe record of the
+ * last preflight before the run (its SHA-256 is the "log hash"), the freeze-window proof
+ * and the run's outbox counts in evidence.json, and SHA256SUMS over all of it.
+ * `verifyFolder` (./sums.ts) re-checks a folder offline.
  */
 import { copyFile, writeFile } from 'node:fs/promises';
 import { existsSync, mkdirSync } from 'node:fs';
@@ -20,7 +21,8 @@ import { importsUpTo, type ImportDoc } from '../../core/store/imports.js';
 import { outboxColl } from '../../core/store/outbox.js';
 import { preflightBefore } from '../../core/store/preflights.js';
 import { streamRunLog, type RunLogEntry } from '../../core/store/run-log.js';
-import { getRun, type RunDoc } from '../../core/store/runs.js';
+import { getRun, runsColl, type RunDoc } from '../../core/store/runs.js';
+import { planHash } from '../../core/store/approvals.js';
 import type { ScanOptions } from '../../core/store/corpus-scan.js';
 import { shardTotals } from '../../core/store/shards.js';
 import type { ToolInfo } from '../../core/tool-info.js';
@@ -67,9 +69,32 @@ function approvedDryRuns(run: RunDoc): Map<string, Array<{ role: string; by: str
   return out;
 }
 
+/**
+ * A run that started without approvals (forced) still "follows" a dry run when one of the
+ * same plan (arguments and corpus bundle hash) succeeded before it: the newest such one.
+ */
+async function samePlanDryRun(db: Db, run: RunDoc): Promise<string | null> {
+  if (run.dry_run || !run.snapshot) return null;
+  const plan = planHash(run.args, run.snapshot.corpus_sha256);
+  let best: RunDoc | null = null;
+  // One small document per run; the state is derived per candidate.
+  for await (const { _id } of runsColl(db).find({ dry_run: true }, { projection: { _id: 1 } })) {
+    const dry = await getRun(db, _id);
+    if (dry.state !== 'succeeded' || !dry.snapshot || dry.created_at.getTime() > run.created_at.getTime()) continue;
+    if (planHash(dry.args, dry.snapshot.corpus_sha256) !== plan) continue;
+    if (!best || dry.created_at.getTime() > best.created_at.getTime()) best = dry;
+  }
+  return best?._id ?? null;
+}
+
 async function writeDryRuns(db: Db, run: RunDoc, folder: string) {
   const out = [];
-  for (const [id, approvals] of approvedDryRuns(run)) {
+  const followed = approvedDryRuns(run);
+  if (followed.size === 0) {
+    const same = await samePlanDryRun(db, run);
+    if (same) followed.set(same, []);
+  }
+  for (const [id, approvals] of followed) {
     const dry = await getRun(db, id);
     const samples = await collectShardSamples(db, id);
     const bytes = dryRunReportBytes(dryRunReport(dry, await shardTotals(db, id), samples.violations));

@@ -174,6 +174,19 @@ describe('evidence bundle', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toMatch(/report\.json: sha256 [0-9a-f]{64} differs from SHA256SUMS/);
     expect(bad.stdout).toMatch(/report\.json: sha256 [0-9a-f]{64} differs from the report hash/);
+  }, LONG);
+
+  it('a forced run carries the dry run of the same plan it followed (no approvals), not another plan\'s', async () => {
+    // Another batch size is another plan: no approval holds it, so the real run is forced.
+    const other = await runInProcess(conns, { dryRun: true, batchSize: 30 });
+    const samePlan = await runInProcess(conns, { dryRun: true, batchSize: 50 });
+    const forced = await runInProcess(conns, { dryRun: false, batchSize: 50, force: { reason: 'evidence of a forced run' } });
+    expect(forced.start_gate?.approvals).toEqual([]);
+    const b = await writeEvidence(forced._id, { config: cfg, outDir: path.join(scratch, 'forced') });
+    const ev = JSON.parse(readFileSync(path.join(b.folder, 'evidence.json'), 'utf8'));
+    expect(ev.dry_runs).toEqual([expect.objectContaining({ run_id: samePlan._id, approvals: [], report_file: `dry-runs/${samePlan._id}.report.json` })]);
+    expect(b.files.map((f) => f.file)).toContain(`dry-runs/${samePlan._id}.report.json`);
+    expect(b.files.map((f) => f.file)).not.toContain(`dry-runs/${other._id}.report.json`);
     rmSync(scratch, { recursive: true, force: true });
     await res.close(conns);
   }, LONG);
