@@ -30,7 +30,16 @@ export class Resources {
     return c.cfg;
   }
 
-  /** Something to close at teardown (a monitor, a worker handle). */
+  /**
+   * A configuration the file made itself (its own transport or credentials, or one that must
+   * start unmigrated), dropped with its home at teardown; not migrated here.
+   */
+  adopt(c: { cfg: Config; home: string }): Config {
+    this.configs.push(c);
+    return c.cfg;
+  }
+
+  /** Something to close at teardown (a monitor, a worker handle, connections held by the whole file). */
   track<T extends Closeable>(c: T): T {
     this.closeables.push(c);
     return c;

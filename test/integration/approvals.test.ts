@@ -4,22 +4,22 @@
  * it is allowed and the run goes; one person cannot hold both roles; a raw document
  * added after approval makes the approval stale; `force` needs a reason and is recorded.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, pipelineConfig, quietLog, removeHome } from '../helpers/env.js';
-import { Resources } from '../helpers/resources.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { quietLog } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
 import { runInProcess, rustsecHead } from '../helpers/events.js';
-import type { Connections } from '../../core/connections.js';
+import { Connections } from '../../core/connections.js';
 import { LnmError } from '../../core/errors.js';
 import { COLL } from '../../core/store/collections.js';
-import { applyMigrations } from '../../core/store/migrations.js';
 import type { RunDoc } from '../../core/store/runs.js';
 import { approve, assertStartAllowed } from '../../producer/approvals.js';
 import { freeze, unfreeze } from '../../producer/freeze.js';
 import { importCorpus } from '../../producer/import.js';
 
 const LONG = 300_000;
-const { cfg, home } = pipelineConfig('approvals');
-const res = new Resources();
+const res = useResources();
+const cfg = res.config('approvals');
+const home = cfg.homeDir;
 let conns: Connections;
 let dry: RunDoc;
 const ARGS = { dry_run: false, batch_size: 100, stop_on_error: false, rollback_on_stop: false, tenant: null };
@@ -32,16 +32,9 @@ async function refusal(p: Promise<unknown>): Promise<LnmError> {
 const gate = (extra: Partial<Parameters<typeof assertStartAllowed>[1]> = {}) => assertStartAllowed(conns, { args: ARGS, ...extra }, quietLog);
 
 beforeAll(async () => {
-  conns = await res.open(cfg);
-  await applyMigrations(conns.db, cfg);
+  conns = res.track(await Connections.open(cfg));
   await importCorpus(conns.db, await rustsecHead(home, 300), { homeDir: home }, quietLog);
   dry = await runInProcess(conns, { dryRun: true, batchSize: 100 });
-}, LONG);
-
-afterAll(async () => {
-  await res.teardown();
-  await cleanup(cfg);
-  removeHome(home);
 }, LONG);
 
 describe('approvals and the start gate', () => {
@@ -103,8 +96,5 @@ describe('approvals and the start gate', () => {
     expect((await gate({ force: true, reason: 'emergency' })).forced.map((f) => f.check)).toEqual(['frozen', 'approvals']);
   }, LONG);
 
-  it('leaves no connection open', async () => {
-    await res.close(conns);
-    expect(res.openConnections()).toBe(0);
-  });
+  res.leakCheck();
 });

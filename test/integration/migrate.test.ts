@@ -5,17 +5,17 @@
  * detected and re-applied by migrate, an index with a migration's name but other keys
  * is a conflict.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, runCli, testConfig } from '../helpers/env.js';
-import { Resources } from '../helpers/resources.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pipelineConfig, runCli } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
 import { loadConfig } from '../../core/config.js';
-import type { Connections } from '../../core/connections.js';
+import { Connections } from '../../core/connections.js';
 import { LnmError } from '../../core/errors.js';
 import { COLL, INDEXES, SUMMARY_INDEX } from '../../core/store/collections.js';
 import { applyMigrations, assertMigrated, migrationStatus, type MigrationRecord } from '../../core/store/migrations.js';
 
-const cfg = testConfig('migrate');
-const res = new Resources();
+const res = useResources();
+const cfg = res.adopt(pipelineConfig('migrate')); // starts unmigrated
 let conns: Connections;
 const records = () => conns.db.collection<MigrationRecord>(COLL.migrations);
 
@@ -26,11 +26,7 @@ async function refusal(p: Promise<unknown>): Promise<LnmError> {
 }
 
 beforeAll(async () => {
-  conns = await res.open(cfg);
-});
-afterAll(async () => {
-  await res.teardown();
-  await cleanup(cfg);
+  conns = res.track(await Connections.open(cfg));
 });
 
 describe('migrate', () => {
@@ -99,8 +95,5 @@ describe('migrate', () => {
     await assertMigrated(conns.db, cfg);
   });
 
-  it('leaves no connection open', async () => {
-    await res.close(conns);
-    expect(res.openConnections()).toBe(0);
-  });
+  res.leakCheck();
 });

@@ -4,14 +4,13 @@
  * changed; a retried shard adds none; rollback removes the run's unpublished rows and
  * keeps the published ones (history).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, pipelineConfig, quietLog, removeHome } from '../helpers/env.js';
-import { Resources } from '../helpers/resources.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { quietLog } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
 import { settleInProcess } from '../helpers/oracle.js';
 import { runInProcess, rustsecHead } from '../helpers/events.js';
-import type { Connections } from '../../core/connections.js';
+import { Connections } from '../../core/connections.js';
 import { COLL } from '../../core/store/collections.js';
-import { applyMigrations } from '../../core/store/migrations.js';
 import { markPublished, outboxColl } from '../../core/store/outbox.js';
 import { getRun } from '../../core/store/runs.js';
 import { shardsColl } from '../../core/store/shards.js';
@@ -21,23 +20,17 @@ import { beginRollback, rollbackRun } from '../../workers/rollback.js';
 import { processShard, shardContext } from '../../workers/shard-processor.js';
 
 const LONG = 300_000;
-const { cfg, home } = pipelineConfig('outbox_backfill');
-const res = new Resources();
+const res = useResources();
+const cfg = res.config('outbox_backfill');
+const home = cfg.homeDir;
 let conns: Connections;
 let runId = '';
 let runRows = 0;
 const ctx = () => shardContext(conns, quietLog, 1, 3);
 
 beforeAll(async () => {
-  conns = await res.open(cfg);
-  await applyMigrations(conns.db, cfg);
+  conns = res.track(await Connections.open(cfg));
   await importCorpus(conns.db, await rustsecHead(home, 400), { homeDir: home }, quietLog);
-}, LONG);
-
-afterAll(async () => {
-  await res.teardown();
-  await cleanup(cfg);
-  removeHome(home);
 }, LONG);
 
 describe('backfill outbox rows', () => {
@@ -81,8 +74,5 @@ describe('backfill outbox rows', () => {
     expect(await outboxColl(conns.db).countDocuments({ kind: 'import', pending: true })).toBe(await conns.db.collection(COLL.observations).countDocuments({}));
   }, LONG);
 
-  it('leaves no connection open', async () => {
-    await res.close(conns);
-    expect(res.openConnections()).toBe(0);
-  });
+  res.leakCheck();
 });

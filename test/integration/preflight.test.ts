@@ -6,24 +6,23 @@
  * policy (a throwaway redis-server of this test), a stale kit. The probe leaves nothing
  * behind, even when its process is SIGKILLed between its two inserts.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, pipelineConfig, pollUntil, quietLog, removeHome } from '../helpers/env.js';
-import { exited, Resources } from '../helpers/resources.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { pollUntil, quietLog } from '../helpers/env.js';
+import { exited, useResources } from '../helpers/resources.js';
 import { rustsecHead } from '../helpers/events.js';
 import { childEnv, loadConfig } from '../../core/config.js';
-import type { Connections } from '../../core/connections.js';
+import { Connections } from '../../core/connections.js';
 import { freePort } from '../../core/services/proc.js';
 import { COLL, ensureIndexes, RAW_IDEMPOTENCY_INDEX } from '../../core/store/collections.js';
 import { corpusSha256 } from '../../core/store/corpus-hash.js';
 import { resolveScan } from '../../core/store/corpus-scan.js';
 import { FLAGS, getFlag } from '../../core/store/flags.js';
 import { writeHeartbeat } from '../../core/store/heartbeats.js';
-import { applyMigrations } from '../../core/store/migrations.js';
 import { freeze, unfreeze } from '../../producer/freeze.js';
 import { PROBE_TENANT } from '../../producer/idempotency-probe.js';
 import { importCorpus } from '../../producer/import.js';
@@ -32,27 +31,19 @@ import { preflight, type PreflightResult } from '../../producer/preflight.js';
 
 const LONG = 300_000;
 const DIST = fileURLToPath(new URL('../../dist/', import.meta.url));
-const { cfg, home } = pipelineConfig('preflight');
-const res = new Resources();
+const res = useResources();
+const cfg = res.config('preflight');
+const home = cfg.homeDir;
 let conns: Connections;
-const evicting: ChildProcess[] = [];
 
 const failed = (r: PreflightResult): string[] => r.checks.filter((c) => !c.ok).map((c) => c.name);
 const check = (r: PreflightResult, name: string) => r.checks.find((c) => c.name === name)!;
 const probeDocs = () => conns.db.collection(COLL.raw).countDocuments({ tenant: PROBE_TENANT });
 
 beforeAll(async () => {
-  conns = await res.open(cfg);
-  await applyMigrations(conns.db, cfg);
+  conns = res.track(await Connections.open(cfg));
   await importCorpus(conns.db, await rustsecHead(home, 100), { homeDir: home }, quietLog);
   await freeze(conns, { by: 'tester', reason: 'preflight test' });
-}, LONG);
-
-afterAll(async () => {
-  for (const p of evicting) if (!exited(p)) p.kill('SIGKILL');
-  await res.teardown();
-  await cleanup(cfg);
-  removeHome(home);
 }, LONG);
 
 describe('preflight', () => {
@@ -167,7 +158,7 @@ describe('preflight', () => {
   it('fails naming redis when its maxmemory-policy evicts', async () => {
     const port = await freePort();
     const server = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'allkeys-lru'], { stdio: 'ignore' });
-    evicting.push(server);
+    res.children.push({ child: server, stderr: [] }); // the leak check requires it stopped; teardown kills it otherwise
     const evictCfg = loadConfig({ ...process.env, LNM_DB: cfg.db, REDIS_URL: `redis://127.0.0.1:${port}` });
     const evictConns = await res.open(evictCfg);
     const r = await pollUntil(async () => {
@@ -198,9 +189,5 @@ describe('preflight', () => {
     expect(check(await preflight(conns, { kitFile: broken }, quietLog), 'kit')).toMatchObject({ ok: false, reason: expect.stringContaining('64 lowercase hex') });
   }, LONG);
 
-  it('leaves no process or connection open', async () => {
-    await res.close(conns);
-    expect(res.openConnections()).toBe(0);
-    expect(evicting.every(exited)).toBe(true);
-  });
+  res.leakCheck();
 });
