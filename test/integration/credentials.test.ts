@@ -8,9 +8,9 @@
  */
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, pipelineConfig, removeHome, runCli, type CliResult } from '../helpers/env.js';
-import { noLiveWorkers } from '../helpers/resources.js';
+import { describe, expect, it } from 'vitest';
+import { pipelineConfig, removeHome, runCli, type CliResult } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
 
 const PW = 'Zq7-s3cr3t-PW';
 const OK_ENV = {
@@ -23,15 +23,13 @@ const BAD_ENV = {
   REDIS_URL: `redis://default:${PW}@127.0.0.1:1`,
   LNM_LOG_LEVEL: 'debug',
 };
+const res = useResources();
 const ok = pipelineConfig('credentials', OK_ENV);
+res.adopt(ok); // migrated by the test itself, through the CLI
 const bad = pipelineConfig('credentials_bad', BAD_ENV);
+// Its services are closed ports: only its home is left to remove.
+res.track({ close: async () => removeHome(bad.home) });
 const captured: Array<{ what: string; text: string }> = [];
-
-afterAll(async () => {
-  await cleanup(ok.cfg);
-  removeHome(ok.home);
-  removeHome(bad.home);
-});
 
 async function cli(which: typeof ok, args: string[]): Promise<CliResult> {
   const r = await runCli(which.cfg, args);
@@ -109,6 +107,7 @@ describe('credentials never reach the output', () => {
     const lines = captured.flatMap((c) => c.text.split('\n').map((line) => ({ what: c.what, line })));
     expect(lines.filter((l) => l.line.includes(PW))).toEqual([]);
     expect(lines.filter((l) => l.line.includes('***')).length).toBeGreaterThan(5);
-    expect(await noLiveWorkers(ok.cfg)).toBe(true);
   });
+
+  res.leakCheck(); // no live worker on the run's prefix, no monitor lock held
 });

@@ -5,12 +5,12 @@
  * (ERR_EVENT_TRANSPORT) with the transport down, the flags still unfrozen.
  */
 import os from 'node:os';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, quietLog, removeHome } from '../helpers/env.js';
-import { Resources } from '../helpers/resources.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { quietLog } from '../helpers/env.js';
+import { useResources } from '../helpers/resources.js';
 import { dropTransport, eventsConfig, retainedEventIds, rustsecHead } from '../helpers/events.js';
 import { loadConfig } from '../../core/config.js';
-import type { Connections } from '../../core/connections.js';
+import { Connections } from '../../core/connections.js';
 import { LnmError } from '../../core/errors.js';
 import { freePort } from '../../core/services/proc.js';
 import { COLL } from '../../core/store/collections.js';
@@ -32,19 +32,15 @@ async function rejection(p: Promise<unknown>): Promise<LnmError> {
 }
 
 describe('freeze and unfreeze', () => {
-  const { cfg, home } = eventsConfig('freeze', 'nats');
-  const res = new Resources();
+  const res = useResources();
+  const cfg = res.adopt(eventsConfig('freeze', 'nats'));
+  const home = cfg.homeDir;
+  res.track({ close: () => dropTransport(cfg) });
   let conns: Connections;
 
   beforeAll(async () => {
-    conns = await res.open(cfg);
+    conns = res.track(await Connections.open(cfg));
   });
-  afterAll(async () => {
-    await res.teardown();
-    await cleanup(cfg);
-    await dropTransport(cfg);
-    removeHome(home);
-  }, LONG);
 
   it('replay-one on an empty database fails with ERR_REPLAY_NOTHING', async () => {
     expect((await rejection(replayOne(conns))).code).toBe('ERR_REPLAY_NOTHING');
@@ -90,27 +86,20 @@ describe('freeze and unfreeze', () => {
     expect(await outboxColl(conns.db).countDocuments({})).toBe(imported.accepted);
   });
 
-  it('leaves no connection open', async () => {
-    await res.close(conns);
-    expect(res.openConnections()).toBe(0);
-  });
+  res.leakCheck();
 });
 
 describe.each(['nats', 'redis'] as const)('unfreeze --replay-one on %s', (kind) => {
-  const { cfg, home } = eventsConfig('replay', kind);
-  const res = new Resources();
+  const res = useResources();
+  const cfg = res.adopt(eventsConfig('replay', kind));
+  const home = cfg.homeDir;
+  res.track({ close: () => dropTransport(cfg) });
   let conns: Connections;
 
   beforeAll(async () => {
-    conns = await res.open(cfg);
+    conns = res.track(await Connections.open(cfg));
     await importCorpus(conns.db, await rustsecHead(home, 20), { homeDir: home }, quietLog);
     await freeze(conns, { reason: 'window' });
-  }, LONG);
-  afterAll(async () => {
-    await res.teardown();
-    await cleanup(cfg);
-    await dropTransport(cfg);
-    removeHome(home);
   }, LONG);
 
   it('republishes one recent observation event and reads it back', async () => {
@@ -142,8 +131,5 @@ describe.each(['nats', 'redis'] as const)('unfreeze --replay-one on %s', (kind) 
     await res.close(downConns);
   }, LONG);
 
-  it('leaves no connection open', async () => {
-    await res.close(conns);
-    expect(res.openConnections()).toBe(0);
-  });
+  res.leakCheck();
 });
