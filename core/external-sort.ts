@@ -6,14 +6,14 @@
  * touches the disk. Memory: one run + one read buffer per merged file; more than
  * MAX_FAN_IN files are first merged into bigger files. Equal records keep their input
  * order (stable). The temp folder is removed by `dispose()`, also when the output is left
- * unfinished (`sorted()` disposes when it ends or is abandoned). A process killed mid-sort
- * cannot do that: its folder is named `lnm-sort-<host>-<pid>-…`, and the first sort of a
- * later process on the same host removes the folders of processes that no longer exist.
+ * unfinished (`sorted()` disposes when it ends or is abandoned); the folder of a process
+ * killed mid-sort is removed by a later process (./sort-dir.ts).
  */
-import { mkdtemp, open, readdir, rm, type FileHandle } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { open, rm, type FileHandle } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { BSON } from 'mongodb';
+import { makeSortDir } from './sort-dir.js';
 
 export interface ExternalSortOptions<T> {
   compare: (a: T, b: T) => number;
@@ -32,35 +32,6 @@ export interface ExternalSortStats {
 const MAX_FAN_IN = 64;
 const READ_CHUNK = 64 * 1024;
 const WRITE_CHUNK = 1024 * 1024;
-
-/** Folder-name prefix of this host's sorts (the pid follows); the host name's dashes and dots become `_`, so it cannot run into the pid. */
-export const SORT_PREFIX = `lnm-sort-${hostname().replace(/[^A-Za-z0-9]/g, '_')}-`;
-
-function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM'; // exists, owned by another user
-  }
-}
-
-const swept = new Set<string>();
-
-/**
- * Remove, once per parent folder and process, the sort folders left by processes of this
- * host that were killed mid-sort. Other hosts' folders (a shared LNM_SORT_DIR) are not ours to judge.
- */
-async function sweepStaleSortDirs(parent: string): Promise<void> {
-  if (swept.has(parent)) return;
-  swept.add(parent);
-  for (const name of await readdir(parent).catch(() => [] as string[])) {
-    if (!name.startsWith(SORT_PREFIX)) continue;
-    const pid = Number(/^(\d+)-/.exec(name.slice(SORT_PREFIX.length))?.[1]);
-    if (!Number.isInteger(pid) || pid <= 0 || processExists(pid)) continue;
-    await rm(path.join(parent, name), { recursive: true, force: true });
-  }
-}
 
 /** Reads back the records of one run file, in order. */
 class RunReader<T> {
@@ -232,9 +203,7 @@ export class ExternalSorter<T> {
 
   private async writeFile(records: Iterable<T> | AsyncIterable<T>): Promise<string> {
     if (!this.dir) {
-      const parent = this.opts.tmpDir ?? tmpdir();
-      await sweepStaleSortDirs(parent);
-      this.dir = await mkdtemp(path.join(parent, `${SORT_PREFIX}${process.pid}-`));
+      this.dir = await makeSortDir(this.opts.tmpDir ?? tmpdir());
     }
     const file = path.join(this.dir, `run-${this.fileSeq++}.bson`);
     const fh = await open(file, 'w');

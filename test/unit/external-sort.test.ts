@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ObjectId } from 'mongodb';
-import { compareCodePoints, compareUtf16, ExternalSorter, externalSort, SORT_PREFIX, type ExternalSortStats } from '../../core/external-sort.js';
+import { compareCodePoints, compareUtf16, ExternalSorter, externalSort, type ExternalSortStats } from '../../core/external-sort.js';
+import { SORT_PREFIX } from '../../core/sort-dir.js';
 import { xorshift } from '../helpers/prng.js';
 
 const root = mkdtempSync(path.join(tmpdir(), 'lnm-sort-test-'));
