@@ -14,7 +14,8 @@ import { errorSummary, LnmError } from '../core/errors.js';
 import { COLL } from '../core/store/collections.js';
 import { FLAGS, setFlag, type FlagDoc, type PublisherMode } from '../core/store/flags.js';
 import type { ObservationDoc } from '../core/store/observations.js';
-import { completeEvent, EVENT_TYPE, importEventRow, recentRow, type ObservationEvent } from '../core/store/outbox.js';
+import { EVENT_TYPE, importEventRow, type ObservationEvent } from '../core/store/outbox.js';
+import { completeEvent, recentRow } from '../core/store/outbox-publish.js';
 
 export interface FlipOptions {
   /** Who: defaults to the OS user. */

@@ -19,7 +19,8 @@ import { openTransport } from '../core/events/open.js';
 import type { EventTransport } from '../core/events/transport.js';
 import { FLAGS, getFlag, publisherDirective, type FlagDoc } from '../core/store/flags.js';
 import { heartbeatId, writeHeartbeat, type PublisherState } from '../core/store/heartbeats.js';
-import { completeEvent, deadLetter, EVENT_TYPE, markPublished, MAX_EVENT_BYTES, pendingPage, type OutboxRow } from '../core/store/outbox.js';
+import { EVENT_TYPE, MAX_EVENT_BYTES, type OutboxRow } from '../core/store/outbox.js';
+import { completeEvent, deadLetter, markPublished, pendingPage } from '../core/store/outbox-publish.js';
 
 export interface PublisherStats {
   pages: number;
