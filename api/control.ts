@@ -5,7 +5,7 @@ import { withConnections } from '../core/connections.js';
 import { getRun, resolveRunRef, type RunDoc } from '../core/store/runs.js';
 import { resolveScan } from '../core/store/corpus-scan.js';
 import { cancelRun as cancel, pauseRun as pause, resumeRun as resume } from '../monitor/control.js';
-import { checkRunFreezeWindow, type RunFreezeWindowCheck } from '../monitor/freeze-window.js';
+import { checkRunFreezeWindow, type FreezeWindowCheck } from '../monitor/freeze-window.js';
 import { reportBytes, validateRun as validate, type ValidationResult } from '../monitor/validate.js';
 import { beginRollback, rollbackRun as rollback, type RollbackResult } from '../workers/rollback.js';
 import { resolveOptions, type ApiOptions } from './context.js';
@@ -62,7 +62,7 @@ export interface ValidateResult extends ValidationResult {
    * The freeze-window proof (issue 10): nothing published while the run's freeze held. Kept
    * out of report.json, whose hash must not depend on clocks or on what a transport retains.
    */
-  freeze_window: RunFreezeWindowCheck;
+  freeze_window: FreezeWindowCheck;
 }
 
 export async function validateRun(runId: string, opts: ValidateOptions = {}): Promise<ValidateResult> {

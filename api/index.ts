@@ -27,7 +27,7 @@ export { takeSnapshot, restoreSnapshot, type SnapshotOptions, type SnapshotResul
 export { servicesUp, servicesDown, servicesStatus, type ServicesStatus } from './services.js';
 export type { RollbackResult } from '../workers/rollback.js';
 export type { ValidationReport, ValidationResult } from '../monitor/validate.js';
-export type { FreezeProofStatus, RunFreezeWindowCheck } from '../monitor/freeze-window.js';
+export type { FreezeProofStatus, FreezeWindowCheck } from '../monitor/freeze-window.js';
 export {
   migrateDatabase,
   migrationsStatus,
@@ -47,6 +47,7 @@ export {
   type PreflightResult,
   type FlagsResult,
   type UnfreezeResult,
+  type UnfreezeReport,
   type ApprovalDoc,
   type ApprovalRole,
   type PublisherStats,

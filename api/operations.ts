@@ -11,6 +11,7 @@ import { freeze as doFreeze, unfreeze as doUnfreeze, type FlagsResult, type Unfr
 import { approve as doApprove } from '../producer/approvals.js';
 import type { ApprovalDoc, ApprovalRole } from '../core/store/approvals.js';
 import { runPublisher, type PublisherStats } from '../workers/publisher.js';
+import { checkOpenFreezeWindow, type FreezeWindowCheck } from '../monitor/freeze-window.js';
 import { resolveOptions, type ApiOptions } from './context.js';
 
 export type { MigrateResult, MigrationStatus, PreflightResult, FlagsResult, UnfreezeResult, ApprovalDoc, ApprovalRole, PublisherStats };
@@ -61,9 +62,18 @@ export interface UnfreezeOptions extends ApiOptions {
   replayOne?: boolean;
 }
 
-export async function unfreeze(opts: UnfreezeOptions): Promise<UnfreezeResult> {
+export interface UnfreezeReport extends UnfreezeResult {
+  /** The proof over the freeze this unfreeze closes, read just before (null: it was not frozen). */
+  freeze_window: FreezeWindowCheck | null;
+}
+
+export async function unfreeze(opts: UnfreezeOptions): Promise<UnfreezeReport> {
   const { cfg } = resolveOptions(opts);
-  return withConnections(cfg, (conns) => doUnfreeze(conns, { reason: opts.reason, ...(opts.by ? { by: opts.by } : {}), replayOne: opts.replayOne ?? false }));
+  return withConnections(cfg, async (conns) => {
+    const proof = await checkOpenFreezeWindow(conns);
+    const r = await doUnfreeze(conns, { reason: opts.reason, ...(opts.by ? { by: opts.by } : {}), replayOne: opts.replayOne ?? false });
+    return { ...r, freeze_window: proof };
+  });
 }
 
 export interface ApproveOptions extends ApiOptions {

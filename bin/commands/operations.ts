@@ -77,7 +77,8 @@ export const unfreeze: Command = {
     const by = str(ctx.options.by);
     const r = await unfreezeFlags({ ...opts(ctx), reason: str(ctx.options.reason) ?? '', ...(by ? { by } : {}), replayOne: ctx.options['replay-one'] === true });
     const replay = r.replay === null ? '' : r.replay.ok ? `\nreplayed event ${r.replay.event_id} on ${r.replay.transport}: read back in ${r.replay.latency_ms} ms` : `\nreplay FAILED: ${r.replay.code}: ${r.replay.message}`;
-    return { exitCode: r.replay && !r.replay.ok ? 1 : 0, result: r, text: `${flagsText(r)}${replay}` };
+    const proof = r.freeze_window ? `\nfreeze window: ${r.freeze_window.status.toUpperCase().replace('_', ' ')}  ${r.freeze_window.reason}` : '';
+    return { exitCode: r.replay && !r.replay.ok ? 1 : 0, result: r, text: `${flagsText(r)}${proof}${replay}` };
   },
 };
 

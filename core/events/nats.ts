@@ -125,14 +125,16 @@ class NatsTransport implements EventTransport {
 
   async countRange(channel: 'observation' | 'linkset', from: Date, to: Date, sample: number): Promise<RangeCount> {
     const subject = this.names[channel];
-    const stream = channel === 'observation' ? this.stream : await this.jsm.streams.find(subject).catch(() => null);
-    const out: RangeCount = { channel, name: subject, stream, count: 0, sample: [] };
-    if (!stream) return out;
-    // A stream never created (no publisher ran yet) retains nothing: not an error.
-    const info = await this.jsm.streams.info(stream).catch((err: unknown) => {
+    // No stream for the subject (never created, or none captures it) is "nothing retained";
+    // any other error (timeout, permissions) is thrown, never taken for an empty stream.
+    const notFound = (err: unknown): null => {
       if ((err as Error).name === 'StreamNotFoundError') return null;
       throw err;
-    });
+    };
+    const stream = channel === 'observation' ? this.stream : await this.jsm.streams.find(subject).catch(notFound);
+    const out: RangeCount = { channel, name: subject, stream, count: 0, sample: [] };
+    if (!stream) return out;
+    const info = await this.jsm.streams.info(stream).catch(notFound);
     if (!info) return { ...out, stream: null };
     if (info.state.messages === 0 || new Date(info.state.last_ts) < from) return out;
     const consumer = await this.js.consumers.get(stream, {

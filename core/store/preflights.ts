@@ -13,8 +13,8 @@ export interface PreflightDoc {
   at: Date;
   ok: boolean;
   failing_checks: string[];
-  /** The probe's record as it was hashed, and that hash (null when no probe ran). */
-  probe: { ok: boolean; sha256: string; record: Record<string, unknown> } | null;
+  /** The probe's record as it was hashed, and that hash. */
+  probe: { ok: boolean; sha256: string; record: Record<string, unknown> };
   /** host:pid of the process that ran it. */
   by: string;
 }

@@ -26,7 +26,7 @@ import { planHash } from '../../core/store/approvals.js';
 import type { ScanOptions } from '../../core/store/corpus-scan.js';
 import { shardTotals } from '../../core/store/shards.js';
 import type { ToolInfo } from '../../core/tool-info.js';
-import type { RunFreezeWindowCheck } from '../freeze-window.js';
+import type { FreezeWindowCheck } from '../freeze-window.js';
 import { collectShardSamples, reportBytes, validateRun } from '../validate.js';
 import { dryRunReport, dryRunReportBytes } from './dry-run-report.js';
 import { EVIDENCE_FILE, folderSums, REPORT_FILE, sha256Hex, SUMS_FILE, sumsText } from './sums.js';
@@ -44,7 +44,7 @@ export interface EvidenceOptions {
   /** The identity scan's order for the validation (`resolveScan`). */
   scan: ScanOptions;
   /** The freeze-window proof of the run (it reads the event transport: the caller's). */
-  freezeWindow: RunFreezeWindowCheck;
+  freezeWindow: FreezeWindowCheck;
 }
 
 export interface EvidenceResult {
@@ -96,8 +96,9 @@ async function writeDryRuns(db: Db, run: RunDoc, folder: string) {
   }
   for (const [id, approvals] of followed) {
     const dry = await getRun(db, id);
-    const samples = await collectShardSamples(db, id);
-    const bytes = dryRunReportBytes(dryRunReport(dry, await shardTotals(db, id), samples.violations));
+    const totals = await shardTotals(db, id);
+    const samples = await collectShardSamples(db, dry, totals);
+    const bytes = dryRunReportBytes(dryRunReport(dry, totals, samples.violations));
     const file = `dry-runs/${id}.report.json`;
     mkdirSync(path.join(folder, 'dry-runs'), { recursive: true });
     await writeFile(path.join(folder, file), bytes);
@@ -146,16 +147,16 @@ async function outboxCounts(db: Db, runId: string) {
 async function writePreflight(db: Db, run: RunDoc, folder: string) {
   const p = await preflightBefore(db, run.started_at ?? run.created_at);
   if (!p) return null;
-  if (p.probe) await writeFile(path.join(folder, PROBE_FILE), canonicalJson(p.probe.record));
+  await writeFile(path.join(folder, PROBE_FILE), canonicalJson(p.probe.record));
   return {
     preflight_id: p._id,
     at: p.at,
     ok: p.ok,
     failing_checks: p.failing_checks,
     by: p.by,
-    idempotency_index_verified: p.probe?.ok ?? false,
-    probe_log_sha256: p.probe?.sha256 ?? null,
-    probe_file: p.probe ? PROBE_FILE : null,
+    idempotency_index_verified: p.probe.ok,
+    probe_log_sha256: p.probe.sha256,
+    probe_file: PROBE_FILE,
   };
 }
 

@@ -12,6 +12,7 @@ import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Redis } from 'ioredis';
 import type { Config } from '../../core/config.js';
+import { natsSubjects } from '../../core/events/transport.js';
 import type { Connections } from '../../core/connections.js';
 import { openTransport } from '../../core/events/open.js';
 import type { RunDoc } from '../../core/store/runs.js';
@@ -38,12 +39,31 @@ export function eventsConfig(name: string, transport: TransportKind, extra: Reco
   });
 }
 
-/** Remove the test's JetStream stream and Redis keys (never anything else). */
+const linksetStream = (cfg: Config): string => `${cfg.events.natsStream}_LINKSET`;
+
+/**
+ * On NATS, a stream of the test's own that retains the linkset subject, as the system that
+ * publishes `advisory.linkset.updated` would have (this tool never creates one): without
+ * it the freeze-window proof is `unverified`. On Redis a stream key is retained by itself.
+ */
+export async function retainLinkset(cfg: Config): Promise<void> {
+  if (cfg.events.transport !== 'nats') return;
+  const nc = await connect({ servers: cfg.events.natsUrl });
+  try {
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({ name: linksetStream(cfg), subjects: [natsSubjects(cfg.events).linkset] });
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Remove the test's JetStream streams and Redis keys (never anything else). */
 export async function dropTransport(cfg: Config): Promise<void> {
   const nc = await connect({ servers: cfg.events.natsUrl });
   try {
     const jsm = await jetstreamManager(nc);
     await jsm.streams.delete(cfg.events.natsStream).catch(() => undefined);
+    await jsm.streams.delete(linksetStream(cfg)).catch(() => undefined);
   } finally {
     await nc.close();
   }

@@ -21,7 +21,8 @@ import { freeze, replayOne } from '../../producer/freeze.js';
 import type { ProbeResult } from '../../producer/idempotency-probe.js';
 import { preflight } from '../../producer/preflight.js';
 import { lastJson, quietLog, runCli } from '../helpers/env.js';
-import { dropTransport, runInProcess, rustsecHead } from '../helpers/events.js';
+import { dropTransport, retainLinkset, runInProcess, rustsecHead } from '../helpers/events.js';
+import { openTransport } from '../../core/events/open.js';
 import { useResources } from '../helpers/resources.js';
 
 const LONG = 300_000;
@@ -60,6 +61,11 @@ describe('evidence bundle', () => {
     expect(Object.values(imported.rejected).reduce((a, b) => a + b, 0)).toBe(1);
     dry = await runInProcess(conns, { dryRun: true, batchSize: 40 });
     await freeze(conns, { by: 'devops', reason: 'evidence test' });
+    // Streams that retain both channels, as a deployment's publisher and linkset producer make them.
+    const transport = await openTransport(cfg);
+    await transport.ensure();
+    await transport.close();
+    await retainLinkset(cfg);
     probe = (await preflight(conns, {}, quietLog)).probe!;
     expect(probe.ok).toBe(true);
     await approve(conns, { dryRunId: dry._id, role: 'storage', by: 'Alice' }, quietLog);
@@ -130,7 +136,10 @@ describe('evidence bundle', () => {
     const cli = await runCli(cfg, ['validate', real._id, '--json']);
     expect(cli.code).toBe(1);
     expect(lastJson<{ ok: boolean; failing_checks: string[] }>(cli.stdout)).toMatchObject({ ok: false, failing_checks: ['freeze_window'] });
+    // Without streams nothing can be ruled out: unverified, not passed.
     await dropTransport(cfg);
+    const gone = await validateRun(real._id, { config: cfg });
+    expect(gone.freeze_window).toMatchObject({ status: 'unverified', ok: false, reason: expect.stringContaining('no stream retains') });
   }, LONG);
 
   it('verify fails after any single byte of any file changes, naming that file', async () => {

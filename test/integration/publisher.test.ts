@@ -9,15 +9,17 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, quietLog } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
-import { backgroundPublisher, dropTransport, eventsConfig, retainedEventIds, runInProcess, rustsecHead } from '../helpers/events.js';
+import { backgroundPublisher, dropTransport, eventsConfig, retainLinkset, retainedEventIds, runInProcess, rustsecHead } from '../helpers/events.js';
 import { Connections } from '../../core/connections.js';
 import { COLL } from '../../core/store/collections.js';
 import { FLAGS, getFlag } from '../../core/store/flags.js';
 import { listHeartbeats, type PublisherState } from '../../core/store/heartbeats.js';
 import { applyMigrations } from '../../core/store/migrations.js';
 import { MAX_EVENT_BYTES, outboxColl, type OutboxRow } from '../../core/store/outbox.js';
-import { checkFreezeWindow } from '../../monitor/freeze-window.js';
-import { freeze, replayOne, unfreeze } from '../../producer/freeze.js';
+import type { RunDoc } from '../../core/store/runs.js';
+import { checkOpenFreezeWindow, checkRunFreezeWindow } from '../../monitor/freeze-window.js';
+import { unfreeze as unfreezeReporting } from '../../api/index.js';
+import { freeze, replayOne } from '../../producer/freeze.js';
 import { importCorpus } from '../../producer/import.js';
 
 const LONG = 300_000;
@@ -32,6 +34,7 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
   res.track({ close: async () => publisher?.stop() });
   res.track({ close: () => dropTransport(cfg) });
   let total = 0;
+  let run: RunDoc;
 
   const pending = () => outboxColl(conns.db).countDocuments({ pending: true });
   /** An existence check for polling: FerretDB counts by a full scan. */
@@ -56,6 +59,7 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
   beforeAll(async () => {
     conns = res.track(await Connections.open(cfg));
     await applyMigrations(conns.db, cfg);
+    await retainLinkset(cfg);
   }, LONG);
 
   it('frozen: nothing is published while import and backfill rows accumulate', async () => {
@@ -66,7 +70,7 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
     publisher = backgroundPublisher(conns);
     expect((await acknowledged('stopped')).transport).toBe(kind);
 
-    const run = await runInProcess(conns, { dryRun: false, force: { reason: 'test: no approvals needed here' } });
+    run = await runInProcess(conns, { dryRun: false, force: { reason: 'test: no approvals needed here' } });
     expect(run.state).toBe('succeeded');
     const backfillRows = await outboxColl(conns.db).countDocuments({ run_id: run._id });
     const chains = new Set((await conns.db.collection(COLL.supersedes).find({ run_id: run._id }).toArray()).map((e) => e.upstream_id)).size;
@@ -79,13 +83,15 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
   }, LONG);
 
   it('the freeze window proof holds while nothing was published', async () => {
-    const check = await checkFreezeWindow(conns);
-    expect(check).toMatchObject({ ok: true, transport: kind, window: { open: true, frozen_by: 'tester', mode: 'stop' } });
+    const check = await checkRunFreezeWindow(conns, run);
+    expect(check).toMatchObject({ status: 'passed', ok: true, transport: kind, window: { open: true, frozen_by: 'tester', mode: 'stop' } });
     expect(check.channels.map((c) => [c.channel, c.count])).toEqual([['observation', 0], ['linkset', 0]]);
   }, LONG);
 
   it('unfrozen: everything is published exactly once, by eventId', async () => {
-    await unfreeze(conns, { by: 'tester', reason: 'backfill done' });
+    const unfrozen = await unfreezeReporting({ config: cfg, log: quietLog, by: 'tester', reason: 'backfill done' });
+    // The proof over the window it closed, read just before.
+    expect(unfrozen.freeze_window).toMatchObject({ status: 'passed', window: { open: true, frozen_by: 'tester' } });
     await pollUntil(drained, 'the outbox to drain', 120_000, 100);
     const ids = await retainedEventIds(cfg);
     expect(ids.length).toBe(total);
@@ -94,9 +100,10 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
     expect(new Set(ids)).toEqual(new Set(rows.map((r) => r._id)));
     expect(rows.every((r) => r.published_to === 'stream' && r.publishedAt instanceof Date)).toBe(true);
 
-    // The window is closed now, and still clean.
-    const check = await checkFreezeWindow(conns);
-    expect(check).toMatchObject({ ok: true, window: { open: false, unfrozen_by: 'tester' } });
+    // The run's window is closed now, and still clean; nothing is frozen now.
+    const check = await checkRunFreezeWindow(conns, run);
+    expect(check).toMatchObject({ status: 'passed', window: { open: false, unfrozen_by: 'tester' } });
+    expect(await checkOpenFreezeWindow(conns)).toBeNull();
   }, LONG);
 
   it('a re-publish (rows marked pending again, as after a crash before stamping) adds nothing to the transport', async () => {
@@ -139,14 +146,14 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
     const stamped = await outboxColl(conns.db).find({ published_to: 'blackhole' }).toArray();
     expect(stamped.map((r) => r._id).sort()).toEqual(base.map((r) => r._id).sort());
     expect((await retainedEventIds(cfg)).length).toBe(total);
-    expect((await checkFreezeWindow(conns)).ok).toBe(true);
+    expect((await checkOpenFreezeWindow(conns))?.status).toBe('passed');
   }, LONG);
 
   it('the freeze window proof fails when an event was published during the freeze', async () => {
     const replay = await replayOne(conns);
     expect(replay.ok).toBe(true);
-    const check = await checkFreezeWindow(conns);
-    expect(check.ok).toBe(false);
+    const check = (await checkOpenFreezeWindow(conns))!;
+    expect([check.status, check.ok]).toEqual(['failed', false]);
     expect(check.channels[0]).toMatchObject({ channel: 'observation', count: 1, sample: [replay.event_id] });
     expect(check.reason).toContain('1 event(s)');
   }, LONG);
