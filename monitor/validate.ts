@@ -12,8 +12,8 @@ import { createHash } from 'node:crypto';
 import type { Db } from 'mongodb';
 import { canonicalJson } from '../core/canonical-json.js';
 import { COLL } from '../core/store/collections.js';
-import { getRun } from '../core/store/runs.js';
-import { shardTotals, streamShardOutcomes } from '../core/store/shards.js';
+import { getRun, type RunDoc } from '../core/store/runs.js';
+import { shardOutcomesInOrder, shardTotals, type ShardTotals } from '../core/store/shards.js';
 import { edgeLine, orderedRevisions, rawIdKey, supersedesForAdvisory } from '../core/supersedes.js';
 import { advisoryGroups, identityRows, type ScanOptions } from '../core/store/corpus-scan.js';
 import { BundleHash } from '../core/store/corpus-hash.js';
@@ -58,18 +58,15 @@ export function reportBytes(report: ValidationReport): string {
 
 /**
  * The samples of the count checks (violations, errors, shards not done), read from the
- * run's shard documents through a cursor in shard order; it stops once every list is full.
+ * run's shard documents in shard order; nothing is read when the totals leave nothing to
+ * sample (a clean run), and the reads stop once every list is full.
  */
-export async function collectShardSamples(db: Db, runId: string): Promise<ShardSampleLists> {
-  const sampler = new ShardSampler(runId);
-  const cursor = streamShardOutcomes(db, runId);
-  try {
-    for await (const s of cursor) {
-      sampler.add(s);
-      if (sampler.full) break;
-    }
-  } finally {
-    await cursor.close();
+export async function collectShardSamples(db: Db, run: Pick<RunDoc, '_id' | 'shards_total'>, totals: ShardTotals): Promise<ShardSampleLists> {
+  const sampler = new ShardSampler(run._id);
+  if (totals.counts.violations === 0 && totals.counts.errors === 0 && totals.pending === 0 && totals.failed === 0) return sampler.lists;
+  for await (const s of shardOutcomesInOrder(db, run._id, run.shards_total)) {
+    sampler.add(s);
+    if (sampler.full) break;
   }
   return sampler.lists;
 }
@@ -78,7 +75,7 @@ export async function collectShardSamples(db: Db, runId: string): Promise<ShardS
 export async function validateRun(db: Db, runId: string, scan: ScanOptions): Promise<ValidationResult> {
   const run = await getRun(db, runId);
   const totals = await shardTotals(db, runId);
-  const samples = await collectShardSamples(db, runId);
+  const samples = await collectShardSamples(db, run, totals);
   const sortOpts = { compare: compareUtf16, runRecords: scan.sortRunRows, ...(scan.sortDir ? { tmpDir: scan.sortDir } : {}) };
   const expected = new ExternalSorter<string>(sortOpts);
   const present = new ExternalSorter<string>(sortOpts);

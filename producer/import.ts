@@ -110,8 +110,9 @@ class Rejects {
 
 export async function importCorpus(db: Db, file: string, opts: { rejectsFile?: string; homeDir: string }, log: Logger): Promise<ImportResult> {
   await assertIngestEnabled(db);
-  const input = await openInput(file);
   await ensureIndexes(db);
+  // Opened last before reading: nothing can fail between the open and the read that closes it.
+  const input = await openInput(file);
   const result: ImportResult = { lines: 0, accepted: 0, duplicates: 0, out_of_order_duplicates: 0, out_of_order_sample: [], rejected: {}, rejects_file: null };
   const rejects = new Rejects(opts.rejectsFile ?? path.join(opts.homeDir, 'rejects', `${path.basename(file)}.${Date.now()}.rejects.jsonl`), result);
   const utf8 = new TextDecoder('utf-8', { fatal: true });

@@ -14,9 +14,10 @@ import { InputError } from '../core/errors.js';
 export type InputLine = { n: number; bytes: Buffer } | { n: number; tooLong: number };
 
 /**
- * Opens the file now (a missing file fails here, before any work) and returns its chunks.
- * Nothing is read, and no gunzip runs, until the caller reads: a small truncated file
- * would otherwise fail while `import` still creates its indexes, with nobody listening.
+ * Opens the file now (a missing file fails here) and returns its chunks; the file is
+ * closed when they are read to the end or abandoned, so the caller reads at once. Nothing
+ * is read, and no gunzip runs, before that: an error is thrown by the read, never emitted
+ * with nobody listening.
  */
 export async function openInput(file: string): Promise<AsyncIterable<Buffer>> {
   let handle: FileHandle;

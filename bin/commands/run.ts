@@ -97,9 +97,10 @@ export const status: Command = {
   options: {
     once: { type: 'boolean', description: 'one snapshot, even on a terminal' },
   },
-  notes: ['On a terminal: a live view (progress bar, docs/s, ETA, throttle state, alerts) redrawn until the run settles or Ctrl-C. Off a terminal, with --json or --once: one snapshot.'],
+  notes: ['On a terminal: a live view (progress bar, docs/s, ETA, throttle state, alerts) redrawn until the run settles or Ctrl-C. Off a terminal (stdout or stderr piped), with --json or --once: one snapshot.'],
   async run(ctx) {
-    const live = ctx.options.once !== true && ctx.tty && ctx.options.json !== true;
+    // A person at a terminal, not a pipe or `$(…)` (stdout too): else one snapshot.
+    const live = ctx.options.once !== true && ctx.tty && process.stdout.isTTY === true && ctx.options.json !== true;
     if (!live) {
       const s = await getRunStatus(ctx.args[0]!, { config: ctx.cfg, log: ctx.log });
       return { exitCode: 0, result: s, text: `${progressLine(s)}\n${summaryText(s)}` };

@@ -7,6 +7,7 @@
  */
 import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
+import { shardId } from '../contract.js';
 import type { AdvisoryGroup } from '../supersedes.js';
 import { errorSummary, PayloadError } from '../errors.js';
 import type { ErrorInfo } from './runs.js';
@@ -149,18 +150,27 @@ export async function markShardFailed(db: Db, id: string, err: unknown, progress
 }
 
 /**
- * A run's shards in shard-number order (the `shard_run` index), as a cursor: what the
- * report's samples need of each (state, counts, violation sample, error), never a list.
+ * A run's shards in shard-number order, by `_id` point reads (FerretDB would sort a
+ * `sort({shard})` cursor in memory, whole documents: DESIGN §7): what the report's samples
+ * need of each (state, counts, violation sample, error). The caller stops when it has enough.
  */
-export function streamShardOutcomes(db: Db, runId: string) {
-  return shardsColl(db)
-    .find({ run_id: runId }, { projection: { _id: 0, shard: 1, state: 1, counts: 1, violation_sample: 1, error: 1 } })
-    .sort({ shard: 1 })
-    .batchSize(500);
+export async function* shardOutcomesInOrder(db: Db, runId: string, shards: number) {
+  const projection = { _id: 0, shard: 1, state: 1, counts: 1, violation_sample: 1, error: 1 } as const;
+  for (let n = 0; n < shards; n++) {
+    const s = await shardsColl(db).findOne({ _id: shardId(runId, n) }, { projection });
+    if (s) yield s;
+  }
 }
 
 /** Exact totals over a run's shards (O(shards): when a run settles or is validated, not per tick). */
-export async function shardTotals(db: Db, runId: string): Promise<{ done: number; failed: number; pending: number; counts: ShardCounts }> {
+export interface ShardTotals {
+  done: number;
+  failed: number;
+  pending: number;
+  counts: ShardCounts;
+}
+
+export async function shardTotals(db: Db, runId: string): Promise<ShardTotals> {
   const t = { done: 0, failed: 0, pending: 0, counts: emptyCounts() };
   for await (const s of shardsColl(db).find({ run_id: runId }, { projection: { state: 1, counts: 1 } })) {
     t[s.state]++;

@@ -1,7 +1,7 @@
 /**
  * The report of a dry run, for the evidence of the real run that followed it: the plan
  * (arguments and corpus bundle hash) and the counts a real run would write, from the dry
- * run's settled record alone. Like report.json it has canonical key order and neither a
+ * run's settled record and its shard documents. Like report.json it has canonical key order and neither a
  * run id nor a wall-clock value, so it can be rebuilt any time later with the same SHA-256
  * (a fresh validation could not: the real run has since written the edges). It says which
  * violations the dry run found and why: their count by reason and up to SAMPLE_MAX of them

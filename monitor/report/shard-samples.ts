@@ -5,8 +5,8 @@
  * (pending or failed). Fed shard by shard in shard-number order, each list keeps its first
  * SAMPLE_MAX entries, so the samples are the same for the same shard documents whatever
  * order the workers wrote them in. A sample names a shard by its number, never by its
- * `_id` (that carries the run id, which the hashed report must not), and the run id is
- * blanked out of error messages for the same reason.
+ * `_id` (that carries the run id, which the hashed report must not), an error by its code
+ * and path (run id blanked), never its message, which may name hosts, ports or times.
  */
 import { SAMPLE_MAX } from './check.js';
 
@@ -56,11 +56,10 @@ export class ShardSampler {
     }
   }
 
+  /** Code and path only: a message may carry hosts, ports or times (the run log keeps it). */
   private errorText(e: ShardOutcomeDoc['error']): string {
     if (!e) return 'no error recorded';
-    const blank = (x: string): string => x.split(this.runId).join('<run>');
-    const message = blank(e.message);
-    const text = `${e.code}${e.path ? ` at ${blank(e.path)}` : ''}: ${message}`;
+    const text = `${e.code}${e.path ? ` at ${e.path.split(this.runId).join('<run>')}` : ''}`;
     return text.length > MESSAGE_MAX ? `${text.slice(0, MESSAGE_MAX - 1)}…` : text;
   }
 }

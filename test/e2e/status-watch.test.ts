@@ -56,7 +56,7 @@ describe('status', () => {
     expect(json).toMatchObject({ state: 'succeeded', terminal: true, throttle_reasons: [], alerts: [] });
   });
 
-  it('--once on a terminal: one snapshot of a run still queued, at once', async () => {
+  it('--once on a terminal, or its output piped: one snapshot of a run still queued, at once', async () => {
     const run = await startBackfill({ config: cfg, log: quietLog, batchSize: 3, force: { reason: 'status --once test' } });
     const child = spawn('script', ['-qec', `"${process.execPath}" "${CLI}" status ${run.run_id} --once`, '/dev/null'], { env: { ...childEnv(cfg), ...FAST_MONITOR_ENV } });
     let out = '';
@@ -65,6 +65,13 @@ describe('status', () => {
     expect(code).toBe(0);
     expect(out).toContain(`0/${run.shards} shards`);
     expect(out).not.toMatch(/\u001b\[\d+A/); // never redrawn
+    // Its output piped (stderr still on the terminal): one snapshot too, never a wait for the run.
+    const piped = spawn('script', ['-qec', `"${process.execPath}" "${CLI}" status ${run.run_id} | cat`, '/dev/null'], { env: { ...childEnv(cfg), ...FAST_MONITOR_ENV } });
+    let pipedOut = '';
+    piped.stdout.on('data', (d: Buffer) => (pipedOut += d.toString()));
+    const [pipedCode] = (await once(piped, 'exit')) as [number | null];
+    expect(pipedCode).toBe(0);
+    expect(pipedOut).toContain(`0/${run.shards} shards`);
     await cancelRun(run.run_id, { config: cfg, log: quietLog });
   });
 });

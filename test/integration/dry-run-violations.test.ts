@@ -107,7 +107,9 @@ describe('dry run == real run on a state with every kind of violation', () => {
     expect(JSON.stringify(report)).not.toContain(real.run_id);
     // The dry run's report: the same counts by reason and the same violations.
     const c2 = await res.open(cfg);
-    const dryReport = dryRunReport(await getRun(c2.db, dry.run_id), await shardTotals(c2.db, dry.run_id), (await collectShardSamples(c2.db, dry.run_id)).violations);
+    const dryRun = await getRun(c2.db, dry.run_id);
+    const dryTotals = await shardTotals(c2.db, dry.run_id);
+    const dryReport = dryRunReport(dryRun, dryTotals, (await collectShardSamples(c2.db, dryRun, dryTotals)).violations);
     await res.close(c2);
     expect(dryReport).toMatchObject({ violations: 4, violations_by_reason: real.violations_by_reason });
     expect(dryReport.violation_sample).toEqual(v.samples);

@@ -118,7 +118,7 @@ describe('samples from the shard documents', () => {
     s.add({ shard: 2, state: 'done', counts: { errors: 0 } });
     s.add({ shard: 3, state: 'failed', counts: { errors: 1 }, error });
     s.add({ shard: 4, state: 'pending' });
-    expect(s.lists.errors).toEqual(['shard 3: ERR_PAYLOAD at backfill_manifests/<run>-s000003: shard <run>-s000003 broken']);
+    expect(s.lists.errors).toEqual(['shard 3: ERR_PAYLOAD at backfill_manifests/<run>-s000003']);
     expect(s.lists.shards).toEqual(['failed: shard 3 (ERR_PAYLOAD)', 'pending: shard 4']);
     expect(JSON.stringify(s.lists)).not.toContain(RUN);
     expect(s.full).toBe(false);
