@@ -1,5 +1,5 @@
 /** migrate, preflight, freeze, unfreeze, approve, publisher: the runbook around a run. */
-import { approveDryRun, freeze as freezeFlags, migrateDatabase, migrationsStatus, preflight as runPreflight, startPublisher, unfreeze as unfreezeFlags } from '../../api/index.js';
+import { approveDryRun, freeze as freezeFlags, migrateDatabase, migrationsStatus, preflight as runPreflight, startPublisher, unfreeze as unfreezeFlags, type FreezeWindowCheck } from '../../api/index.js';
 import { UsageError } from '../../core/errors.js';
 import { usage, type Command, type CommandContext } from '../cli/command.js';
 import { untilStopped } from './roles.js';
@@ -68,6 +68,11 @@ export const freeze: Command = {
   },
 };
 
+/** The freeze-window proof in one line, as `validate` and `unfreeze` print it. */
+export function freezeWindowLine(check: FreezeWindowCheck): string {
+  return `freeze window: ${check.status.toUpperCase().replace('_', ' ')}  ${check.reason}`;
+}
+
 export const unfreeze: Command = {
   name: 'unfreeze',
   summary: 're-enable ingest and the publisher; --replay-one proves the event path with one event read back',
@@ -77,7 +82,7 @@ export const unfreeze: Command = {
     const by = str(ctx.options.by);
     const r = await unfreezeFlags({ ...opts(ctx), reason: str(ctx.options.reason) ?? '', ...(by ? { by } : {}), replayOne: ctx.options['replay-one'] === true });
     const replay = r.replay === null ? '' : r.replay.ok ? `\nreplayed event ${r.replay.event_id} on ${r.replay.transport}: read back in ${r.replay.latency_ms} ms` : `\nreplay FAILED: ${r.replay.code}: ${r.replay.message}`;
-    const proof = r.freeze_window ? `\nfreeze window: ${r.freeze_window.status.toUpperCase().replace('_', ' ')}  ${r.freeze_window.reason}` : '';
+    const proof = r.freeze_window ? `\n${freezeWindowLine(r.freeze_window)}` : '';
     return { exitCode: r.replay && !r.replay.ok ? 1 : 0, result: r, text: `${flagsText(r)}${proof}${replay}` };
   },
 };

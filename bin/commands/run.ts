@@ -6,6 +6,7 @@ import { parseTenantOption } from '../../core/tenant.js';
 import { operatorName } from '../../core/operator.js';
 import { usage, type Command, type CommandContext } from '../cli/command.js';
 import { LiveStatusView, ProgressView, progressLine } from '../progress.js';
+import { freezeWindowLine } from './operations.js';
 
 /** Exit status of a settled or queued run: 1 when it failed or was rolled back. */
 export function runExitCode(s: RunStatus): number {
@@ -143,7 +144,7 @@ export const validate: Command = {
       `  edges expected ${r.report.edges.expected}, present ${r.report.edges.present}, missing ${r.report.edges.missing}, extra ${r.report.edges.extra}`,
       `  edge digest ${r.report.edges.digest}`,
       `  report sha256 ${r.report_sha256}${r.file ? ` (${r.file})` : ''}`,
-      `  freeze window: ${r.freeze_window.status.toUpperCase().replace('_', ' ')}  ${r.freeze_window.reason}`,
+      `  ${freezeWindowLine(r.freeze_window)}`,
     ].join('\n');
     return { exitCode: result.ok ? 0 : 1, result, text };
   },

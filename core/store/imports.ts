@@ -3,10 +3,9 @@
  * the rejects file — so the evidence bundle of a later run can name (and copy) the rejects
  * of the imports that fed its corpus, whichever host ran them.
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
+import { PROCESS_ID, stampedId } from './record-id.js';
 
 export interface ImportDoc {
   _id: string;
@@ -28,12 +27,8 @@ export function importsColl(db: Db) {
   return db.collection<ImportDoc>(COLL.imports);
 }
 
-export function newImportId(at: Date): string {
-  return `import-${at.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`;
-}
-
 export async function recordImport(db: Db, doc: Omit<ImportDoc, '_id' | 'by'>): Promise<ImportDoc> {
-  const full: ImportDoc = { _id: newImportId(doc.started_at), by: `${hostname()}:${process.pid}`, ...doc };
+  const full: ImportDoc = { _id: stampedId('import', doc.started_at), by: PROCESS_ID, ...doc };
   await importsColl(db).insertOne(full);
   return full;
 }

@@ -3,10 +3,9 @@
  * idempotency probe's record with its SHA-256 — so the evidence bundle of a later run can
  * carry "idempotency index verified, log hash …" from whichever host ran the preflight.
  */
-import { randomBytes } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Db } from 'mongodb';
 import { COLL } from './collections.js';
+import { PROCESS_ID, stampedId } from './record-id.js';
 
 export interface PreflightDoc {
   _id: string;
@@ -22,7 +21,7 @@ export interface PreflightDoc {
 const coll = (db: Db) => db.collection<PreflightDoc>(COLL.preflights);
 
 export async function recordPreflight(db: Db, doc: Omit<PreflightDoc, '_id' | 'by'>): Promise<PreflightDoc> {
-  const full: PreflightDoc = { _id: `preflight-${doc.at.toISOString().replace(/[-:.]/g, '')}-${randomBytes(3).toString('hex')}`, by: `${hostname()}:${process.pid}`, ...doc };
+  const full: PreflightDoc = { _id: stampedId('preflight', doc.at), by: PROCESS_ID, ...doc };
   await coll(db).insertOne(full);
   return full;
 }

@@ -10,7 +10,7 @@
  *   - `<run>#s<shard>#a<attempt>`: a shard attempt's outcome.
  * The run's state is the fold of its transition entries (core/store/runs.ts).
  */
-import { hostname } from 'node:os';
+import { PROCESS_ID } from './record-id.js';
 import { MongoServerError, type Db } from 'mongodb';
 import { COLL } from './collections.js';
 import { DUPLICATE_KEY } from './insert-new.js';
@@ -26,8 +26,6 @@ export interface RunLogEntry {
   by: string;
   [field: string]: unknown;
 }
-
-export const PROCESS_ID = `${hostname()}:${process.pid}`;
 
 export function runLogColl(db: Db) {
   return db.collection<RunLogEntry>(COLL.runLog);

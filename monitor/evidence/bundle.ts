@@ -131,16 +131,17 @@ async function writeRunLog(db: Db, runId: string, folder: string): Promise<{ ent
   return { entries: all.length, by: [...new Set(all.map((e) => e.by))].sort() };
 }
 
-/** The run's outbox rows (the downstream replays its freeze held back), by fate. */
+/** The run's outbox rows (the downstream replays its freeze held back), by fate: one pass over them. */
 async function outboxCounts(db: Db, runId: string) {
-  const rows = outboxColl(db);
-  return {
-    rows: await rows.countDocuments({ run_id: runId }),
-    pending: await rows.countDocuments({ run_id: runId, pending: true }),
-    published_to_stream: await rows.countDocuments({ run_id: runId, published_to: 'stream' }),
-    published_to_blackhole: await rows.countDocuments({ run_id: runId, published_to: 'blackhole' }),
-    dead_lettered: await db.collection(COLL.deadLetters).countDocuments({ 'row.run_id': runId }),
-  };
+  const out = { rows: 0, pending: 0, published_to_stream: 0, published_to_blackhole: 0, dead_lettered: 0 };
+  for await (const r of outboxColl(db).find({ run_id: runId }, { projection: { _id: 0, pending: 1, published_to: 1 } })) {
+    out.rows++;
+    if (r.pending) out.pending++;
+    if (r.published_to === 'stream') out.published_to_stream++;
+    if (r.published_to === 'blackhole') out.published_to_blackhole++;
+  }
+  out.dead_lettered = await db.collection(COLL.deadLetters).countDocuments({ 'row.run_id': runId });
+  return out;
 }
 
 /** The newest preflight before the run started, and its probe record as a file of the folder. */
