@@ -5,13 +5,18 @@ import type { Command, CommandContext } from '../cli/command.js';
 /**
  * Resolves on SIGTERM/SIGINT, or when the parent that started this process with an IPC
  * channel (`start --wait --local-workers`) goes away, so a worker never outlives it.
+ * The parent may be gone before this is called (it died while the worker was starting:
+ * the 'disconnect' event has fired already); `process.send` stays defined for a process
+ * started with a channel, and `process.connected` then reads false.
  */
 export function untilStopped(ctx: CommandContext): Promise<string> {
   return new Promise((resolve) => {
     const stop = (why: string) => () => resolve(why);
     process.once('SIGTERM', stop('SIGTERM'));
     process.once('SIGINT', stop('SIGINT'));
-    if (process.channel) {
+    if (process.send !== undefined && !process.connected) {
+      stop('parent exited')();
+    } else if (process.channel) {
       process.once('disconnect', stop('parent exited'));
       process.channel.unref(); // the channel alone must not keep this process alive
     }

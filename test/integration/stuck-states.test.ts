@@ -6,9 +6,11 @@
  *  - the validating process dies holding the validation job: the job is recovered and the run validated;
  *  - validation that never reports: the run fails after LNM_VALIDATE_TIMEOUT_MS;
  *  - shard jobs lost (removed) or failed for good while no monitor ran: repaired and requeued;
- *  - `start --wait --local-workers=2` SIGKILLed: its worker processes exit with it.
+ *  - `start --wait --local-workers=2` SIGKILLed: its worker processes exit with it, even one
+ *    whose parent was gone before it started listening for that.
  */
 import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { describe, expect, it } from 'vitest';
 import { CLI, cliJson, pollUntil, quietLog, RUSTSEC } from '../helpers/env.js';
@@ -158,6 +160,19 @@ describe('stuck states', () => {
     expect(end.run.state).toBe('succeeded');
     await res.stop(worker);
     await res.close(conns);
+  }, LONG);
+
+  it('a local worker whose parent is gone before it was listening for that exits too', async () => {
+    // The parent closes the channel at once: the worker sees the disconnect while it is still
+    // starting (migration check, connections), before it waits for a stop.
+    const child = spawn(process.execPath, [CLI, 'worker'], { env: { ...childEnv(cfg), ...ENV }, stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    const stderr: string[] = [];
+    child.stderr?.on('data', (d: Buffer) => stderr.push(d.toString()));
+    res.children.push({ child, stderr });
+    const exit = once(child, 'exit');
+    child.disconnect();
+    const [code] = await exit;
+    expect(code, stderr.join('')).toBe(0);
   }, LONG);
 
   res.leakCheck();
