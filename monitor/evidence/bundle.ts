@@ -11,11 +11,14 @@
  * `verifyFolder` (./sums.ts) re-checks a folder offline.
  */
 import { copyFile, writeFile } from 'node:fs/promises';
-import { existsSync, mkdirSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { Db } from 'mongodb';
 import { canonicalJson } from '../../core/canonical-json.js';
+import { externalSort } from '../../core/external-sort.js';
 import { COLL } from '../../core/store/collections.js';
 import { importsUpTo, type ImportDoc } from '../../core/store/imports.js';
 import { outboxColl } from '../../core/store/outbox.js';
@@ -122,13 +125,29 @@ async function copyRejects(imports: ImportDoc[], folder: string) {
   return out;
 }
 
-/** The run's log, oldest first (O(entries): a few per shard). */
-async function writeRunLog(db: Db, runId: string, folder: string): Promise<{ entries: number; by: string[] }> {
-  const all: RunLogEntry[] = [];
-  for await (const e of streamRunLog(db, runId)) all.push(e);
-  all.sort((a, b) => a.at.getTime() - b.at.getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0));
-  await writeFile(path.join(folder, RUN_LOG_FILE), all.map((e) => `${canonicalJson(e)}\n`).join(''));
-  return { entries: all.length, by: [...new Set(all.map((e) => e.by))].sort() };
+/** Oldest first; entries of the same millisecond by id. */
+function byTime(a: RunLogEntry, b: RunLogEntry): number {
+  return a.at.getTime() - b.at.getTime() || (a._id < b._id ? -1 : a._id > b._id ? 1 : 0);
+}
+
+/**
+ * The run's log, oldest first, in bounded memory: sorted externally like the corpus scan
+ * (a run of a million documents logs tens of thousands of entries) and streamed to the file.
+ * `by` holds one name per process that wrote to the log.
+ */
+async function writeRunLog(db: Db, runId: string, folder: string, scan: ScanOptions): Promise<{ entries: number; by: string[] }> {
+  let entries = 0;
+  const by = new Set<string>();
+  const sorted = externalSort(streamRunLog(db, runId), { compare: byTime, runRecords: scan.sortRunRows, ...(scan.sortDir ? { tmpDir: scan.sortDir } : {}) });
+  async function* lines() {
+    for await (const e of sorted) {
+      entries++;
+      by.add(e.by);
+      yield `${canonicalJson(e)}\n`;
+    }
+  }
+  await pipeline(Readable.from(lines()), createWriteStream(path.join(folder, RUN_LOG_FILE)));
+  return { entries, by: [...by].sort() };
 }
 
 /** The run's outbox rows (the downstream replays its freeze held back), by fate: one pass over them. */
@@ -169,7 +188,7 @@ export async function writeEvidence(db: Db, runId: string, opts: EvidenceOptions
   await writeFile(path.join(folder, REPORT_FILE), reportBytes(validation.report));
   const dryRuns = await writeDryRuns(db, run, folder);
   const imports = await copyRejects(await importsUpTo(db, run.snapshot_bound), folder);
-  const log = await writeRunLog(db, runId, folder);
+  const log = await writeRunLog(db, runId, folder, opts.scan);
   const preflight = await writePreflight(db, run, folder);
   const corpus = run.snapshot?.corpus_sha256 ?? null;
   const evidence = {

@@ -106,6 +106,8 @@ describe('evidence bundle', () => {
     expect(ev.imports).toHaveLength(1);
     expect(ev.imports[0]).toMatchObject({ accepted: imported.accepted, rejects_file: path.join(scratch, 'rejects.jsonl'), rejects_missing: false });
     const log = readFileSync(path.join(bundle.folder, 'run-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const times = log.map((e) => Date.parse(e.at));
+    expect(times).toEqual([...times].sort((a, b) => a - b)); // oldest first
     const shardEntries = log.filter((e) => e.kind === 'shard');
     expect(new Set(shardEntries.map((e) => e.shard)).size).toBe(real.shards_total);
     expect(shardEntries.every((e) => e.outcome === 'done' && e.attempt === 1 && /^.+:\d+$/.test(e.by))).toBe(true);
