@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { useResources } from '../helpers/resources.js';
 import { COMMANDS } from '../../bin/cli/table.js';
 import { usageLine } from '../../bin/cli/command.js';
+import { childEnv } from '../../core/config.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const README = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
@@ -77,7 +78,8 @@ describe('README', () => {
   it('runs the quick tour as written, each line exiting 0', async () => {
     const lines = block('## Quick tour');
     expect(lines.length).toBeGreaterThanOrEqual(5);
-    const env = { ...process.env, LNM_DB: cfg.db, LNM_QUEUE_PREFIX: cfg.queuePrefix, LNM_LOG_LEVEL: 'warn' };
+    const { LNM_DB, LNM_QUEUE_PREFIX, LNM_NATS_STREAM, LNM_EVENT_SUBJECT_PREFIX, LNM_EVENT_REDIS_PREFIX } = childEnv(cfg);
+    const env = { ...process.env, LNM_DB, LNM_QUEUE_PREFIX, LNM_NATS_STREAM, LNM_EVENT_SUBJECT_PREFIX, LNM_EVENT_REDIS_PREFIX, LNM_LOG_LEVEL: 'warn' };
     const outputs: string[] = [];
     for (const line of lines) {
       const r = await sh(line, clone, env);

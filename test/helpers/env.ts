@@ -18,9 +18,23 @@ export const CLI = fileURLToPath(new URL('../../dist/bin/lnm-backfill.js', impor
 export const RUSTSEC = fileURLToPath(new URL('../../data/rustsec/advisory_raw.jsonl.gz', import.meta.url));
 export const RUSTSEC_EXPECTED = fileURLToPath(new URL('../../data/rustsec/expected.json', import.meta.url));
 
+/**
+ * A configuration of the test's own: database, queue prefix, and event stream / subjects /
+ * Redis keys (a freeze-window proof counts whatever was published on its subjects, so two
+ * files on the default stream would see each other's events).
+ */
 export function testConfig(name: string, extra: Record<string, string> = {}): Config {
   const id = `${name}_${process.pid}_${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 55);
-  return loadConfig({ ...process.env, LNM_DB: `t_${id}`, LNM_QUEUE_PREFIX: `t-${id}`, LNM_LOG_LEVEL: 'warn', ...extra });
+  return loadConfig({
+    ...process.env,
+    LNM_DB: `t_${id}`,
+    LNM_QUEUE_PREFIX: `t-${id}`,
+    LNM_NATS_STREAM: `T_${id}`,
+    LNM_EVENT_SUBJECT_PREFIX: `t_${id}`,
+    LNM_EVENT_REDIS_PREFIX: `t_${id}`,
+    LNM_LOG_LEVEL: 'warn',
+    ...extra,
+  });
 }
 
 export const quietLog: Logger = pino({ level: 'silent' });

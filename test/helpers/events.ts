@@ -25,14 +25,10 @@ import { quietLog, RUSTSEC } from './env.js';
 
 export type TransportKind = 'nats' | 'redis';
 
-/** A pipeline config whose stream / subjects / keys are unique to this file and transport. */
+/** A pipeline config for one transport (its stream, subjects and keys are the file's own, as every test config's). */
 export function eventsConfig(name: string, transport: TransportKind, extra: Record<string, string> = {}): { cfg: Config; home: string } {
-  const id = `${name}_${transport}_${process.pid}_${Date.now().toString(36)}`.replace(/[^A-Za-z0-9_]/g, '_').slice(0, 50);
   return pipelineConfig(`${name}_${transport}`, {
     LNM_EVENT_TRANSPORT: transport,
-    LNM_NATS_STREAM: `T_${id}`,
-    LNM_EVENT_SUBJECT_PREFIX: `t_${id}`,
-    LNM_EVENT_REDIS_PREFIX: `t_${id}`,
     LNM_PUBLISHER_POLL_MS: '50',
     LNM_HEARTBEAT_MS: '200',
     ...extra,
@@ -57,7 +53,7 @@ export async function retainLinkset(cfg: Config): Promise<void> {
   }
 }
 
-/** Remove the test's JetStream streams and Redis keys (never anything else). */
+/** Remove the test's JetStream streams and Redis keys (never anything else); fails fast when a server is gone. */
 export async function dropTransport(cfg: Config): Promise<void> {
   const nc = await connect({ servers: cfg.events.natsUrl });
   try {
@@ -67,7 +63,7 @@ export async function dropTransport(cfg: Config): Promise<void> {
   } finally {
     await nc.close();
   }
-  const r = new Redis(cfg.redisUrl);
+  const r = new Redis(cfg.redisUrl, { maxRetriesPerRequest: 0, retryStrategy: () => null });
   try {
     let cursor = '0';
     do {
@@ -76,7 +72,7 @@ export async function dropTransport(cfg: Config): Promise<void> {
       cursor = next;
     } while (cursor !== '0');
   } finally {
-    await r.quit();
+    r.disconnect();
   }
 }
 

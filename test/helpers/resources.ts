@@ -1,6 +1,6 @@
 /**
  * Everything a test file opens (connections, worker processes, monitors, configurations
- * with their databases and homes), torn down in one afterAll, and the last test of each
+ * with their databases, event streams and homes), torn down in one afterAll, and the last test of each
  * file proving nothing is left open. Use `useResources()` once per file and call
  * `res.leakCheck()` at the end of it.
  */
@@ -11,6 +11,7 @@ import { migrateDatabase } from '../../api/index.js';
 import type { Config } from '../../core/config.js';
 import { Connections } from '../../core/connections.js';
 import { cleanup, pipelineConfig, pollUntil, removeHome, spawnWorker } from './env.js';
+import { dropTransport } from './events.js';
 
 interface Closeable {
   close(): Promise<unknown>;
@@ -100,6 +101,7 @@ export class Resources {
     }
     for (const { cfg, home } of this.configs) {
       await cleanup(cfg).catch(() => undefined);
+      await dropTransport(cfg).catch(() => undefined);
       removeHome(home);
     }
   }

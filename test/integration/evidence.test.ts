@@ -27,8 +27,7 @@ import { useResources } from '../helpers/resources.js';
 
 const LONG = 300_000;
 const res = useResources();
-// A stream and subjects of its own: the freeze-window proof reads what the transport retained.
-const cfg = res.config('evidence', { LNM_NATS_STREAM: `EVIDENCE_${process.pid}`, LNM_EVENT_SUBJECT_PREFIX: `evidence_${process.pid}` });
+const cfg = res.config('evidence');
 const scratch = mkdtempSync(path.join(tmpdir(), 'lnm-evidence-'));
 let conns: Connections;
 let dry: RunDoc;

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { quietLog } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
-import { dropTransport, eventsConfig, retainedEventIds, rustsecHead } from '../helpers/events.js';
+import { eventsConfig, retainedEventIds, rustsecHead } from '../helpers/events.js';
 import { loadConfig } from '../../core/config.js';
 import { Connections } from '../../core/connections.js';
 import { LnmError } from '../../core/errors.js';
@@ -35,7 +35,6 @@ describe('freeze and unfreeze', () => {
   const res = useResources();
   const cfg = res.adopt(eventsConfig('freeze', 'nats'));
   const home = cfg.homeDir;
-  res.track({ close: () => dropTransport(cfg) });
   let conns: Connections;
 
   beforeAll(async () => {
@@ -93,7 +92,6 @@ describe.each(['nats', 'redis'] as const)('unfreeze --replay-one on %s', (kind) 
   const res = useResources();
   const cfg = res.adopt(eventsConfig('replay', kind));
   const home = cfg.homeDir;
-  res.track({ close: () => dropTransport(cfg) });
   let conns: Connections;
 
   beforeAll(async () => {

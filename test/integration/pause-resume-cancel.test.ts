@@ -106,7 +106,10 @@ describe('pause, resume and cancel a live run', () => {
 
   it('cancel: queued jobs withdrawn, the in-flight shard finishes, done shards stay done, pending stay pending', async () => {
     const cancelling = cliJson<ControlJson>(cfg, ['cancel', runId, '--json'], { env: ENV });
-    await pollUntil(async () => (await getRun(conns.db, runId)).state === 'cancelling', 'cancelling', LONG);
+    // The cancel claims the state, then pauses the queue: released before the pause, the
+    // worker could fetch the next job (it would skip it, but the job would stay, completed).
+    const q = conns.queue('shards', runId);
+    await pollUntil(async () => (await getRun(conns.db, runId)).state === 'cancelling' && (await q.isPaused()), 'cancelling, the queue paused', LONG);
     permits.grant(1);
     expect((await cancelling).state).toBe('cancelled');
     const run = await getRun(conns.db, runId);
@@ -120,7 +123,6 @@ describe('pause, resume and cancel a live run', () => {
     expect(snap.pending).toBe(snap.total - snap.done.size);
     expect(snap.lastFinished).toBeLessThanOrEqual(cancelledAt);
     for (const [id, at] of beforeCancel.done) expect(snap.done.get(id)).toBe(at);
-    const q = conns.queue('shards', runId);
     for (const s of await listShards(conns.db, runId)) {
       if (s.state === 'done') continue;
       expect(s.finished_at, s._id).toBeUndefined();

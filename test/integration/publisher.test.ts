@@ -9,7 +9,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { pollUntil, quietLog } from '../helpers/env.js';
 import { useResources } from '../helpers/resources.js';
-import { backgroundPublisher, dropTransport, eventsConfig, retainLinkset, retainedEventIds, runInProcess, rustsecHead } from '../helpers/events.js';
+import { backgroundPublisher, eventsConfig, retainLinkset, retainedEventIds, runInProcess, rustsecHead } from '../helpers/events.js';
 import { Connections } from '../../core/connections.js';
 import { COLL } from '../../core/store/collections.js';
 import { FLAGS, getFlag } from '../../core/store/flags.js';
@@ -32,7 +32,6 @@ describe.each(['nats', 'redis'] as const)('publisher on %s', (kind) => {
   let publisher: ReturnType<typeof backgroundPublisher> | undefined;
   // Closed in this order, before the file's connections: the publisher (after a failed test), then the stream.
   res.track({ close: async () => publisher?.stop() });
-  res.track({ close: () => dropTransport(cfg) });
   let total = 0;
   let run: RunDoc;
 

@@ -150,11 +150,14 @@ describe('stuck states', () => {
 
   it('start --wait --local-workers=2 SIGKILLed: its worker processes exit with it', async () => {
     const conns = await res.open(cfg);
+    const before = new Set(await listRunIds(conns.db, RUN_STATES));
     const parent = spawn(process.execPath, [CLI, 'start', '--force', '--reason=test', '--wait', '--local-workers=2', '--batch-size=100', '--json'], { env: { ...childEnv(cfg), ...ENV }, stdio: 'ignore' });
     await pollUntil(async () => (await liveWorkerCount(cfg)) === 2, 'two local workers', LONG, 50);
     parent.kill('SIGKILL');
     await pollUntil(async () => (await liveWorkerCount(cfg)) === 0, 'the local workers to exit', 60_000, 100);
-    const runId = (await listRunIds(conns.db, ['running', 'validating', 'succeeded'])).sort().pop()!;
+    const started = (await listRunIds(conns.db, RUN_STATES)).filter((id) => !before.has(id));
+    expect(started).toHaveLength(1);
+    const runId = started[0]!;
     const worker = res.worker(cfg, ENV);
     const end = await driveToEnd(conns, runId, LONG);
     expect(end.run.state).toBe('succeeded');

@@ -23,7 +23,8 @@ const res = useResources();
 const cfg = res.config('two_monitors', ENV);
 // A short lock (300 ms): it must be renewed many times during a run's stop and rollback.
 const shortCfg = res.config('two_monitors_short', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '300', LNM_PROBE_INTERVAL_MS: '100' });
-const slowCfg = res.config('two_monitors_slow', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '300' });
+// 1.5 s: the keeper renews every 500 ms, so only a stall of over a second could lose it.
+const slowCfg = res.config('two_monitors_slow', { ...ENV, LNM_MONITOR_LOCK_TTL_MS: '1500' });
 
 async function monitorOn(c: Config, hooks: MonitorHooks = {}): Promise<{ conns: Connections; monitor: Monitor; probe: FakeProbe }> {
   const conns = await res.open(c);
@@ -112,10 +113,10 @@ describe('two monitors', () => {
       _id: newRunId(), dry_run: true, stop_on_error: false, rollback_on_stop: false, batch_size: 100, tenant: null,
       command_line: ['test'], args: {}, snapshot_bound: new Date(), observations_before: 0, created_at: new Date(),
     });
-    // A tick that lasts more than 3 TTLs (the hook holds it 1 s): its lock is renewed on its own timer.
+    // A tick that lasts more than 3 TTLs (the hook holds it 5 s): its lock is renewed on its own timer.
     let slowDone = false;
     slow = async () => {
-      await new Promise((r) => setTimeout(r, 1000));
+      await new Promise((r) => setTimeout(r, 5000));
       slowDone = true;
     };
     const slowTick = a.monitor.tick();
