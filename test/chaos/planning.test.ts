@@ -5,6 +5,8 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { planningKey } from '../../producer/start.js';
+import { activeRunsKey } from '../../core/jobs.js';
+import { COLL } from '../../core/store/collections.js';
 import { getRun, listRunIds } from '../../core/store/runs.js';
 import { RUN_STATES } from '../../core/store/run-status.js';
 import { manifestsColl, shardsColl } from '../../core/store/shards.js';
@@ -38,6 +40,14 @@ describe('chaos: producer killed while planning', () => {
 
     // The dead producer's heartbeat expires (LNM_PLAN_STALE_MS); then its run may be taken over.
     await rig.poll(async () => (await rig.conns.sharedRedis().exists(planningKey(rig.cfg.queuePrefix, id))) === 0, 'the planning heartbeat to expire', 60_000);
+    // The monitor fails the run and retires it (scope released, queue unregistered): resume
+    // after that, as an operator reading `failed` does (a resume racing the retirement is
+    // not what this scenario is about).
+    await rig.poll(async () => {
+      if ((await getRun(rig.conns.db, id)).state !== 'failed') return false;
+      if ((await rig.conns.db.collection(COLL.scopeLocks).countDocuments({ run_id: id })) > 0) return false;
+      return (await rig.conns.sharedRedis().sismember(activeRunsKey(rig.cfg.queuePrefix), id)) === 0;
+    }, 'the monitor to fail and retire the run', 120_000);
     const resumed = await rig.cli<RunJson>(['start', `--resume=${id}`, '--json']);
     const recovered = Date.now() - killedAt;
     expect(resumed).toMatchObject({ run_id: id, state: 'running' });
